@@ -1,0 +1,1 @@
+//! Cryptographic primitives and the key schedule (docs/SPEC.md section 7).
