@@ -46,8 +46,11 @@ pub struct Sample {
     pub bytes: Vec<u8>,
 }
 
+/// An extension's tag and value octets, owned.
+pub type OwnedExtension = (Vec<u8>, Vec<u8>);
+
 /// Encodes one typed extension value under its registry tag.
-pub fn extension_bytes(v: &ExtensionValue<'_>) -> Result<(Vec<u8>, Vec<u8>), EncodeError> {
+pub fn extension_bytes(v: &ExtensionValue<'_>) -> Result<OwnedExtension, EncodeError> {
     let code = v.code().ok_or(EncodeError::InvalidValue {
         field: "extension",
         why: "unknown extensions have no registry tag",
@@ -58,7 +61,7 @@ pub fn extension_bytes(v: &ExtensionValue<'_>) -> Result<(Vec<u8>, Vec<u8>), Enc
 }
 
 /// Builds an extension list from owned (tag, value) pairs.
-pub fn list(pairs: &[(Vec<u8>, Vec<u8>)]) -> ExtensionList<'_> {
+pub fn list(pairs: &[OwnedExtension]) -> ExtensionList<'_> {
     ExtensionList(pairs.iter().map(|(t, v)| Extension::new(t, v)).collect())
 }
 
@@ -355,7 +358,7 @@ fn section(
 }
 
 /// One instance of every registered extension, plus an unknown three-octet tag.
-pub fn every_extension() -> Result<Vec<(Vec<u8>, Vec<u8>)>, EncodeError> {
+pub fn every_extension() -> Result<Vec<OwnedExtension>, EncodeError> {
     let id = filler("stream id", 8);
     let ot1 = filler("one-time id 1", 16);
     let ot2 = filler("one-time id 2", 16);
