@@ -866,7 +866,16 @@ fn stream_creation() -> Result<VectorFile, GenerateError> {
         "stream-creation-stream-id",
         "StreamClient with two StreamId extensions",
         InnerSection,
-        &inner(&[client, id.clone(), id])?,
+        &inner(&[client, id.clone(), id.clone()])?,
+    )?;
+    let long_kx = ext(&ExtensionValue::KeyExchange(PublicKey::x448(&filler(
+        "kx", 57,
+    ))))?;
+    f.breaks(
+        "x448-key-length",
+        "Restart whose KeyExchange carries a 57-octet X448 key",
+        InnerSection,
+        &inner(&[ext(&ExtensionValue::Restart)?, id, long_kx])?,
     )?;
     Ok(f.finish())
 }

@@ -38,6 +38,10 @@ pub struct Challenge<'a> {
 }
 
 impl<'a> Challenge<'a> {
+    //= docs/SPEC.md#responder-challenge
+    //# A ResponderChallenge MUST have this layout.
+    //= docs/SPEC.md#responder-defer
+    //# A ResponderDefer MUST have the ResponderChallenge layout.
     pub fn decode_body(stream_id: StreamId<'a>, i: &'a [u8]) -> PResult<'a, Self> {
         let (i, version) = parse::varint(i, "version")?;
         let (i, credential) = PublicKey::decode(i, "responder credential")?;

@@ -36,6 +36,8 @@ pub struct InitiatorComplete<'a> {
 }
 
 impl<'a> InitiatorComplete<'a> {
+    //= docs/SPEC.md#initiator-complete
+    //# An InitiatorComplete MUST have this layout.
     pub fn decode_body(stream_id: StreamId<'a>, i: &'a [u8]) -> PResult<'a, Self> {
         let (i, responder_key_id) = parse::binary(i, MAX_KEY_ID_LEN, "responder key id")?;
         let (i, initiator_ephemeral) = PublicKey::decode(i, "initiator ephemeral key")?;

@@ -53,6 +53,8 @@ pub struct DataPacket<'a> {
 }
 
 impl<'a> DataPacket<'a> {
+    //= docs/SPEC.md#data-packet
+    //# A data packet MUST have a packet count of at least 1, a packet index below it, at least one fragment octet in a packet that is not the last, and at least the 16 tag octets in the last packet.
     pub fn decode_body(
         stream_id: StreamId<'a>,
         msg_type: MessageType,
@@ -100,6 +102,13 @@ impl<'a> DataPacket<'a> {
                 fragment,
             },
         ))
+    }
+
+    /// The sent index with its reserved bit 15 cleared.
+    //= docs/SPEC.md#sent-index
+    //# A receiver MUST ignore bit 15 of the sent index.
+    pub fn sent_index15(&self) -> u16 {
+        self.sent_index & 0x7fff
     }
 
     /// True for the packet that ends with the tag.
@@ -162,6 +171,8 @@ impl<'a> DataPacket<'a> {
 
 /// Splits a received data packet into its associated data (the frozen prefix, exactly as
 /// received) and the rest. Authentication uses these bytes, never a re-encoding.
+//= docs/SPEC.md#aad-received-bytes
+//# A receiver MUST authenticate the octets it received, never a re-encoding of them.
 pub fn split_aad(packet: &[u8]) -> Result<(&[u8], &[u8]), super::DecodeError> {
     let prefix = |i| -> PResult<'_, ()> {
         let (i, _) = StreamId::decode(i, "stream identifier")?;

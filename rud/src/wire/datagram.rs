@@ -68,6 +68,8 @@ impl<'a> Datagram<'a> {
             t if t.is_error() => {
                 ErrorMessage::decode_body(stream_id, t, i).map(|(r, m)| (r, Self::Error(m)))
             }
+            //= docs/SPEC.md#unknown-roundtrip
+            //# Datagrams of unassigned message types are kept as the octets received.
             _ => Ok((
                 i.split_at(i.len()).1,
                 Self::Unknown(UnknownDatagram {
@@ -120,6 +122,8 @@ impl<'a> Datagram<'a> {
     }
 
     /// Appends the encoding (minimal varints) to `out`.
+    //= docs/SPEC.md#roundtrip
+    //# Encoders MUST produce exactly encoded_len() octets, minimal integers, and an encoding that decodes to the value encoded.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         match self {
             Self::InitiatorHello(m) => m.encode(out),

@@ -59,6 +59,8 @@ pub struct ErrorMessage<'a> {
 }
 
 impl<'a> ErrorMessage<'a> {
+    //= docs/SPEC.md#error-message
+    //# An Error MUST have this layout with a code from section 6.3.
     pub fn decode_body(
         stream_id: StreamId<'a>,
         msg_type: MessageType,

@@ -31,6 +31,8 @@ pub struct InitiatorExchange<'a> {
 }
 
 impl<'a> InitiatorExchange<'a> {
+    //= docs/SPEC.md#initiator-exchange
+    //# An InitiatorExchange MUST have this layout.
     pub fn decode_body(stream_id: StreamId<'a>, i: &'a [u8]) -> PResult<'a, Self> {
         let (i, version) = parse::varint(i, "version")?;
         let (i, initiator_stream_id) = StreamId::decode(i, "initiator stream identifier")?;

@@ -165,6 +165,8 @@ pub enum ExtensionValue<'a> {
 
 impl<'a> ExtensionValue<'a> {
     /// Parses the value of `ext` by its tag. The whole value must be consumed.
+    //= docs/SPEC.md#extension-values
+    //# The value of a registered extension MUST have exactly the layout section 6.2 gives it.
     pub fn parse(ext: &Extension<'a>) -> Result<Self, parse::PErr<'a>> {
         let Some(code) = ext.tag.code().map(ExtensionCode) else {
             return Ok(ExtensionValue::Unknown);
@@ -299,6 +301,27 @@ impl<'a> ExtensionValue<'a> {
             Self::KeyExchange(k) => k.encode(out, "key exchange public key")?,
             Self::EncryptionParameters { suite } => varint::write(out, *suite, "cipher suite")?,
             Self::Ack(a) => {
+                // Refuse what the decoder would refuse, so encode/decode stay symmetric.
+                if a.ranges.len() as u64 > MAX_ACK_RANGES {
+                    return Err(EncodeError::LengthOverLimit {
+                        field: "ack ranges",
+                        length: a.ranges.len(),
+                        limit: MAX_ACK_RANGES as usize,
+                    });
+                }
+                if a.partials.len() as u64 > MAX_ACK_PARTIALS {
+                    return Err(EncodeError::LengthOverLimit {
+                        field: "ack partials",
+                        length: a.partials.len(),
+                        limit: MAX_ACK_PARTIALS as usize,
+                    });
+                }
+                if a.acked_ranges().is_none() {
+                    return Err(EncodeError::InvalidValue {
+                        field: "ack ranges",
+                        why: "a range goes below zero",
+                    });
+                }
                 varint::write(out, a.largest, "ack largest")?;
                 varint::write(out, a.delay_us, "ack delay")?;
                 varint::write(out, a.ranges.len() as u64, "ack range count")?;
@@ -318,6 +341,12 @@ impl<'a> ExtensionValue<'a> {
                 put_binary(out, reason.as_bytes(), MAX_NAME_LEN, "close reason")?;
             }
             Self::Ticket { lifetime_s, ticket } => {
+                if ticket.is_empty() {
+                    return Err(EncodeError::InvalidValue {
+                        field: "ticket",
+                        why: "a ticket holds at least one octet",
+                    });
+                }
                 varint::write(out, *lifetime_s, "ticket lifetime")?;
                 out.extend_from_slice(ticket);
             }
@@ -331,6 +360,13 @@ impl<'a> ExtensionValue<'a> {
                 varint::write(out, m.delta_last_sent, "delta time last sent")?;
             }
             Self::SupportedVersions(vs) => {
+                if vs.len() > MAX_VERSIONS {
+                    return Err(EncodeError::LengthOverLimit {
+                        field: "supported versions",
+                        length: vs.len(),
+                        limit: MAX_VERSIONS,
+                    });
+                }
                 for v in vs {
                     varint::write(out, *v, "supported version")?;
                 }

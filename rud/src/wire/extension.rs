@@ -22,6 +22,8 @@ pub struct Tag<'a>(pub &'a [u8]);
 
 impl<'a> Tag<'a> {
     /// Reads a tag (the caller has already checked it is not the end marker).
+    //= docs/SPEC.md#extension-tag-format
+    //# A tag MUST be 1 to 16 octets whose leading octets are 0x00-0x7F and whose final octet is 0x80-0xFF.
     pub fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let Some(pos) = i.iter().take(MAX_TAG_LEN).position(|b| *b >= 0x80) else {
             if i.len() < MAX_TAG_LEN {
@@ -61,6 +63,8 @@ impl<'a> Tag<'a> {
 
 /// One extension as it appears on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+//= docs/SPEC.md#unknown-roundtrip
+//# A receiver MUST keep extensions with unknown tags as the octets received.
 pub struct Extension<'a> {
     pub tag: Tag<'a>,
     pub value: &'a [u8],
@@ -90,6 +94,13 @@ impl<'a> Extension<'a> {
                 why: "not a well-formed tag, or the end-of-list marker",
             });
         }
+        // A registered tag with a malformed value would not decode: refuse it here.
+        if ExtensionValue::parse(self).is_err() {
+            return Err(EncodeError::InvalidValue {
+                field: "extension value",
+                why: "not the layout its registered tag requires",
+            });
+        }
         out.extend_from_slice(self.tag.0);
         put_binary(out, self.value, MAX_EXTENSION_VALUE, "extension value")
     }
@@ -100,6 +111,8 @@ impl<'a> Extension<'a> {
 pub struct ExtensionList<'a>(pub Vec<Extension<'a>>);
 
 impl<'a> ExtensionList<'a> {
+    //= docs/SPEC.md#extension-list
+    //# An extension list MUST be a sequence of tag-length-value entries ended by the one-octet tag 0xFF, of at most 64 entries.
     pub fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let mut list = Vec::new();
         let mut i = i;

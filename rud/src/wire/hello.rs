@@ -28,6 +28,8 @@ pub struct InitiatorHello<'a> {
 
 impl<'a> InitiatorHello<'a> {
     /// Decodes the body after the stream identifier and type octet.
+    //= docs/SPEC.md#initiator-hello
+    //# An InitiatorHello MUST have this layout.
     pub fn decode_body(stream_id: StreamId<'a>, i: &'a [u8]) -> PResult<'a, Self> {
         let (i, version) = parse::varint(i, "version")?;
         let (i, initiator_stream_id) = StreamId::decode(i, "initiator stream identifier")?;

@@ -64,6 +64,8 @@ pub(crate) fn fail<'a, T>(rest: &'a [u8], field: &'static str, kind: ErrorKind) 
 }
 
 /// Runs a parser over a whole input and rejects trailing bytes (top-level decode).
+//= docs/SPEC.md#decode-trailing
+//# A receiver MUST decode each element completely: octets left over are malformed.
 pub fn all<'a, T>(
     input: &'a [u8],
     parse: impl FnOnce(&'a [u8]) -> PResult<'a, T>,
@@ -119,6 +121,8 @@ pub fn u16_be<'a>(i: &'a [u8], field: &'static str) -> PResult<'a, u16> {
 }
 
 /// A QUIC variable-length integer (RFC 9000 section 16); non-minimal encodings are accepted.
+//= docs/SPEC.md#varint-encoding
+//# Integers MUST be encoded as QUIC variable-length integers; receivers MUST accept non-minimal encodings.
 pub fn varint<'a>(i: &'a [u8], field: &'static str) -> PResult<'a, u64> {
     let (_, first) = u8(i, field)?;
     let len = varint::encoded_len_from_first_byte(first);
@@ -137,6 +141,8 @@ pub fn count<'a>(i: &'a [u8], limit: u64, field: &'static str) -> PResult<'a, u6
 
 /// Binary data: varint length, then that many bytes. The length is checked against `limit`
 /// and against the remaining input before anything is sliced.
+//= docs/SPEC.md#decode-limits
+//# A receiver MUST check every length and count against its limit and the octets remaining before it slices or allocates anything.
 pub fn binary<'a>(i: &'a [u8], limit: usize, field: &'static str) -> PResult<'a, &'a [u8]> {
     let (after_len, len) = varint(i, field)?;
     if len > limit as u64 {
@@ -154,6 +160,8 @@ pub fn binary<'a>(i: &'a [u8], limit: usize, field: &'static str) -> PResult<'a,
 }
 
 /// A string: binary data that must be valid UTF-8.
+//= docs/SPEC.md#utf8-strings
+//# A receiver MUST reject invalid UTF-8 as malformed, at the offset of the first invalid octet.
 pub fn string<'a>(i: &'a [u8], limit: usize, field: &'static str) -> PResult<'a, &'a str> {
     let (rest, bytes) = binary(i, limit, field)?;
     match std::str::from_utf8(bytes) {
@@ -167,6 +175,8 @@ pub fn string<'a>(i: &'a [u8], limit: usize, field: &'static str) -> PResult<'a,
 
 /// Zero padding to the end of the input; returns its length. The first non-zero byte is an error
 /// at its own offset.
+//= docs/SPEC.md#padding-zero
+//# Padding octets MUST be zero; a non-zero padding octet is malformed, at its offset.
 pub fn zero_padding<'a>(i: &'a [u8], field: &'static str) -> PResult<'a, usize> {
     match i.iter().position(|b| *b != 0) {
         None => Ok((i.split_at(i.len()).1, i.len())),

@@ -25,6 +25,8 @@ pub struct ResponderComplete<'a> {
 }
 
 impl<'a> ResponderComplete<'a> {
+    //= docs/SPEC.md#responder-complete
+    //# A ResponderComplete MUST have this layout.
     pub fn decode_body(stream_id: StreamId<'a>, i: &'a [u8]) -> PResult<'a, Self> {
         let (i, extensions) = ExtensionList::decode(i)?;
         let (i, mezzanine) = parse::rest_min(i, TAG_LEN, "mezzanine section")?;

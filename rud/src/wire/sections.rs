@@ -32,6 +32,8 @@ pub struct DataPlaintext<'a> {
 }
 
 impl<'a> DataPlaintext<'a> {
+    //= docs/SPEC.md#data-plaintext
+    //# The plaintext of a data datagram MUST be an extension list, the payload as binary data, then zero padding.
     pub fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let (i, extensions) = ExtensionList::decode(i)?;
         let (i, payload) = parse::binary(i, MAX_PAYLOAD, "payload")?;
@@ -66,6 +68,8 @@ pub struct InnerSection<'a> {
 }
 
 impl<'a> InnerSection<'a> {
+    //= docs/SPEC.md#inner-section
+    //# A ciphertext section's plaintext MUST be an extension list and the payload, with nothing after it.
     pub fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let (i, extensions) = ExtensionList::decode(i)?;
         let (i, payload) = parse::binary(i, MAX_PAYLOAD, "payload")?;
@@ -139,6 +143,8 @@ pub struct ExchangeMezzanine<'a> {
 impl<'a> ExchangeMezzanine<'a> {
     pub fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let (i, credential) = PublicKey::decode(i, "initiator credential")?;
+        //= docs/SPEC.md#exchange-mezzanine
+        //# The mezzanine plaintext of an InitiatorExchange MUST be credential, timestamp, extensions, early-data section, padding.
         let (i, timestamp) = parse::varint(i, "timestamp")?;
         let (i, extensions) = ExtensionList::decode(i)?;
         let (i, early) = sealed_binary(i, true, "early data section")?;
@@ -183,6 +189,8 @@ pub struct CompleteMezzanine<'a> {
 }
 
 impl<'a> CompleteMezzanine<'a> {
+    //= docs/SPEC.md#complete-mezzanine
+    //# The mezzanine plaintext of an InitiatorComplete MUST be credential, extensions, ciphertext section, padding.
     pub fn decode(i: &'a [u8]) -> PResult<'a, Self> {
         let (i, credential) = PublicKey::decode(i, "initiator credential")?;
         let (i, extensions) = ExtensionList::decode(i)?;
@@ -229,6 +237,8 @@ pub struct ResponderCompleteMezzanine<'a> {
 
 impl<'a> ResponderCompleteMezzanine<'a> {
     pub fn decode(i: &'a [u8]) -> PResult<'a, Self> {
+        //= docs/SPEC.md#responder-complete-mezzanine
+        //# The early-data octet MUST be 0 or 1.
         let (i, initiator_key_id) = parse::binary(i, MAX_KEY_ID_LEN, "initiator key id")?;
         let (i, responder_ephemeral) = PublicKey::decode(i, "responder ephemeral key")?;
         let (after, accepted) = parse::u8(i, "early data accepted")?;

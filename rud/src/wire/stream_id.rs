@@ -21,6 +21,8 @@ pub const CONNECTION_STREAM_ID: [u8; 16] = [0; 16];
 pub struct StreamId<'a>(pub &'a [u8]);
 
 impl<'a> StreamId<'a> {
+    //= docs/SPEC.md#stream-id-length
+    //# Every datagram MUST begin with its stream identifier encoded as binary data of 0 to 16 octets.
     pub fn decode(i: &'a [u8], field: &'static str) -> PResult<'a, Self> {
         let (rest, id) = parse::binary(i, MAX_STREAM_ID_LEN, field)?;
         Ok((rest, StreamId(id)))

@@ -223,6 +223,12 @@ pub fn extension_lists(lists: &[&ExtensionList<'_>], raw: &[u8]) -> Vec<Violatio
             ));
         }
     }
+    // Keys inside KeyExchange extensions obey the same length rule as those in fields.
+    for e in all().filter(|e| e.tag.code() == Some(ExtensionCode::KEY_EXCHANGE.0)) {
+        if let Ok(super::ext::ExtensionValue::KeyExchange(k)) = e.parse_value() {
+            public_key(&k, raw, &mut out);
+        }
+    }
     //= docs/SPEC.md#extension-once
     //# Ack, Metrics, Close, Error and UseKeyOf MUST appear at most once in a datagram.
     for code in [
