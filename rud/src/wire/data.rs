@@ -196,3 +196,38 @@ pub fn split_aad(packet: &[u8]) -> Result<(&[u8], &[u8]), super::DecodeError> {
         .at(packet)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    //= docs/SPEC.md#aad-received-bytes
+    //= type=test
+    //# A receiver MUST authenticate the octets it received, never a re-encoding of them.
+    #[test]
+    fn aad_is_the_received_prefix_even_when_non_minimal() {
+        // stream id 2 octets | type | nonce 5 on 8 octets | count 1 on 2 octets | flags | rest
+        let mut pkt = vec![0x02, 0xaa, 0xbb, 0x04];
+        pkt.extend_from_slice(&[0xc0, 0, 0, 0, 0, 0, 0, 5]);
+        pkt.extend_from_slice(&[0x40, 0x01, 0x01]);
+        let prefix_len = pkt.len();
+        pkt.extend_from_slice(&[0x00, 0x00, 0x05, 0x00]);
+        pkt.extend_from_slice(&[0x11; 16]);
+        let (aad, rest) = split_aad(&pkt).unwrap();
+        assert_eq!(aad, &pkt[..prefix_len]);
+        assert_eq!(rest.len(), pkt.len() - prefix_len);
+        let decoded = crate::wire::Datagram::decode(&pkt).unwrap();
+        let crate::wire::Datagram::Data(d) = decoded else {
+            panic!("not data")
+        };
+        assert_eq!(d.nonce, 5);
+        // A re-encoding is minimal and therefore differs from what was authenticated.
+        assert!(d.aad_len() < aad.len());
+    }
+
+    #[test]
+    fn split_aad_reports_truncation_offset() {
+        let e = split_aad(&[0x02, 0xaa, 0xbb, 0x04, 0xc0]).unwrap_err();
+        assert_eq!((e.offset, e.field), (4, "nonce"));
+    }
+}

@@ -45,6 +45,8 @@ fn v(rule: &'static str, message: impl Into<String>, offset: Option<usize>) -> V
 pub fn datagram(d: &Datagram<'_>, raw: &[u8]) -> Vec<Violation> {
     let mut out = Vec::new();
     let t = d.msg_type();
+    //= docs/SPEC.md#message-type-known
+    //# A receiver MUST drop a datagram of an unassigned type.
     if t.name().is_none() {
         out.push(v(
             "message-type-known",
