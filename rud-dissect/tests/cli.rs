@@ -1,4 +1,5 @@
 //! The `rud-dissect hex` command as a user runs it.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers may panic with a message
 use std::process::Command;
 
 fn dissect(args: &[&str]) -> (i32, String, String) {

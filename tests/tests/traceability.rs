@@ -2,6 +2,7 @@
 //! `//= docs/SPEC.md#anchor` comment in non-test code) and tested (the same comment followed by
 //! `//= type=test`, or a vector whose `anchor` names it), unless docs/traceability-exceptions.yaml
 //! lists the gap with a reason. Run with `--nocapture` for the full report.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers may panic with a message
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

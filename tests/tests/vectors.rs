@@ -1,5 +1,6 @@
 //! Every committed vector is checked against the reference, the committed files are exactly what
 //! the generator produces, and the decoded tree of every codec vector is snapshotted.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers may panic with a message
 use std::path::{Path, PathBuf};
 
 use rud::wire::element;
