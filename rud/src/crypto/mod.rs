@@ -10,15 +10,20 @@
 //!
 //! Module map:
 //! - [`provider`]: the provider trait, the RustCrypto-backed default and a counting wrapper.
+//! - [`seal_audit`]: a wrapper recording every AES-GCM seal, to prove no (key, nonce) reuse.
 //! - [`x448`]: X448 keys with the public-key checks done before any scalar multiplication.
 //! - [`hkdf`]: HKDF-SHA-512 (and HKDF-SHA-256) wrappers for the key schedule.
 //! - [`aead`]: AES-256-GCM seal/open on caller buffers.
+//! - [`stream_key`] and [`datagram_key`]: one HKDF per stream, one AES-based PRF per datagram.
 
 pub mod aead;
+pub mod datagram_key;
 mod error;
 pub mod hkdf;
 pub mod provider;
+pub mod seal_audit;
 mod secret;
+pub mod stream_key;
 pub mod x448;
 
 pub use error::CryptoError;
@@ -26,4 +31,5 @@ pub use provider::{
     Aes256BlockKey, CountingProvider, CryptoProvider, RustCryptoProvider, Sha512Hasher,
     TranscriptHash, X448Counts, default_provider,
 };
+pub use seal_audit::SealAuditProvider;
 pub use secret::SecretBytes;
