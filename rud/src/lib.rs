@@ -1,4 +1,5 @@
 //! RUD, the Reliable User Datagram protocol (draft-hallambaker-mesh-rud-00), reference
 //! implementation. `docs/SPEC.md` in the repository is the normative profile this crate follows.
 pub mod crypto;
+pub mod handshake;
 pub mod wire;

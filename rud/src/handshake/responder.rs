@@ -1,0 +1,689 @@
+//! The responder's side of the three key exchanges (docs/SPEC.md sections 4 and 7).
+//!
+//! One `Responder` serves every initiator. It answers an InitiatorHello with a
+//! ResponderChallenge and an InitiatorExchange with a ResponderComplete (Immediate) or, when the
+//! defer policy says so, a ResponderDefer. Challenges are stateless: a cookie binds them, and the
+//! responder's ephemeral keys are per cookie epoch, not per initiator. The only per-initiator
+//! state it keeps is bounded: the strike register of accepted early data and the initiator
+//! ephemerals of accepted Completes (both expire).
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::initiator::header_only;
+use super::schedule::{
+    self, LABEL_EARLY_I2R, LABEL_HS_I2R, LABEL_HS_R2I, LABEL_MZ_I2R, LABEL_MZ_R2I, Mode,
+    TrafficSecrets, Transcript,
+};
+use super::strike::{EarlyVerdict, StrikeRegister};
+use super::{Entropy, FirstStream, HandshakeError, Role, Session, Transmit, first_stream_of};
+use crate::crypto::CryptoProvider;
+use crate::crypto::cookie::{CookieAddress, CookieError, CookieInput, CookieJar};
+use crate::crypto::hkdf::ChainingKey;
+use crate::crypto::keyfile::KeyId;
+use crate::crypto::keylog::{KeyLog, labels};
+use crate::crypto::x448::{X448PublicKey, X448Secret};
+use crate::wire::{
+    Challenge, CompleteMezzanine, Datagram, DecodeError, ErrorCode, ErrorMessage,
+    ExchangeMezzanine, ExtensionList, InitiatorComplete, InitiatorExchange, InnerSection,
+    MessageType, PROFILE_VERSION, PublicKey, ResponderComplete, ResponderCompleteMezzanine, Sealed,
+    StreamId, parse, validate,
+};
+
+/// When to answer an Exchange with a challenge instead of completing it at once.
+#[derive(Clone, Default)]
+pub enum DeferPolicy {
+    #[default]
+    Never,
+    Always,
+    /// Called for every Exchange with the current load; true means defer.
+    Hook(Arc<dyn Fn(&ResponderLoad) -> bool + Send + Sync>),
+}
+
+impl std::fmt::Debug for DeferPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeferPolicy::Never => "Never",
+            DeferPolicy::Always => "Always",
+            DeferPolicy::Hook(_) => "Hook(..)",
+        })
+    }
+}
+
+/// What the defer policy sees.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponderLoad {
+    /// Key exchanges completed in the current cookie epoch.
+    pub established_this_epoch: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResponderConfig {
+    pub provider: Arc<dyn CryptoProvider>,
+    pub keylog: Arc<dyn KeyLog>,
+    /// Device keys; the first is presented in Challenges, all are accepted by key id (rotation).
+    pub keys: Vec<X448Secret>,
+    /// The plaintext answer to an InitiatorHello (for example the list of services).
+    pub hello_payload: Vec<u8>,
+    pub defer: DeferPolicy,
+    /// How far an Exchange's timestamp may be from the responder's clock for early data.
+    pub early_window: Duration,
+    pub strike_capacity: usize,
+    /// Cookie and ephemeral-key epoch; a cookie is valid for one to two epochs.
+    pub cookie_epoch: Duration,
+    /// Accepted Complete ephemerals remembered (replay protection).
+    pub replay_capacity: usize,
+}
+
+impl ResponderConfig {
+    pub fn new(provider: Arc<dyn CryptoProvider>, key: X448Secret) -> Self {
+        ResponderConfig {
+            provider,
+            keylog: Arc::new(crate::crypto::keylog::NoKeyLog),
+            keys: vec![key],
+            hello_payload: b"echo discard sink".to_vec(),
+            defer: DeferPolicy::Never,
+            early_window: Duration::from_secs(10),
+            strike_capacity: 100_000,
+            cookie_epoch: Duration::from_secs(30),
+            replay_capacity: 100_000,
+        }
+    }
+}
+
+/// Why a datagram got no processing.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DropReason {
+    Malformed(DecodeError),
+    /// Well-formed but breaks the rule named (docs/SPEC.md anchor).
+    Invalid(&'static str),
+    /// Not a message a responder handles (a responder message, data, an Error: never answered).
+    NotForResponder(MessageType),
+    /// A Complete whose ephemeral was already accepted: no redelivery.
+    Duplicate,
+}
+
+/// The result of one datagram.
+#[derive(Debug)]
+pub enum ResponderOutcome {
+    /// A stateless reply (Challenge, Defer, VersionMismatch).
+    Reply(Transmit),
+    /// A key exchange completed; `reply` is the ResponderComplete in Immediate.
+    Established {
+        session: Box<Session>,
+        reply: Option<Transmit>,
+    },
+    /// The handshake failed; `reply` is a HandshakeFailed Error, identical whatever failed.
+    Refused {
+        reason: HandshakeError,
+        reply: Option<Transmit>,
+    },
+    Dropped(DropReason),
+}
+
+struct Key {
+    secret: X448Secret,
+    public: X448PublicKey,
+    id: KeyId,
+}
+
+pub struct Responder {
+    cfg: ResponderConfig,
+    keys: Vec<Key>,
+    cookies: CookieJar,
+    /// One ephemeral key per cookie epoch (current and previous only).
+    ephemerals: HashMap<u64, (X448Secret, X448PublicKey)>,
+    strike: StrikeRegister,
+    /// Initiator ephemerals of accepted Completes, with their expiry.
+    accepted: HashMap<[u8; 56], Duration>,
+    established: (u64, u64),
+}
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Responder")
+            .field("keys", &self.keys.len())
+            .field("per_initiator_state", &self.per_initiator_state())
+            .finish()
+    }
+}
+
+const SHORT_ID: usize = 8;
+
+impl Responder {
+    /// # Errors
+    /// A zero cookie epoch, or no key.
+    pub fn new(cfg: ResponderConfig, now: Duration) -> Result<Self, HandshakeError> {
+        if cfg.keys.is_empty() {
+            return Err(HandshakeError::UnknownKeyId);
+        }
+        let p = cfg.provider.clone();
+        let keys = cfg
+            .keys
+            .iter()
+            .map(|s| {
+                let public = s.public_key(&*p);
+                Key {
+                    secret: s.clone(),
+                    id: KeyId::of(&*p, &public),
+                    public,
+                }
+            })
+            .collect();
+        Ok(Responder {
+            cookies: CookieJar::new(p, cfg.cookie_epoch)?,
+            strike: StrikeRegister::new(now, cfg.early_window, cfg.strike_capacity),
+            keys,
+            ephemerals: HashMap::new(),
+            accepted: HashMap::new(),
+            established: (0, 0),
+            cfg,
+        })
+    }
+
+    /// Entries the responder holds for particular initiators (strike register and accepted
+    /// Completes). Challenges and Defers never add to it.
+    pub fn per_initiator_state(&self) -> usize {
+        self.strike.len() + self.accepted.len()
+    }
+
+    /// The presented credential (the first key).
+    pub fn public_key(&self) -> Option<&X448PublicKey> {
+        self.keys.first().map(|k| &k.public)
+    }
+
+    pub fn handle_datagram(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        bytes: &[u8],
+        rng: &mut dyn Entropy,
+    ) -> ResponderOutcome {
+        let d = match Datagram::decode(bytes) {
+            Ok(d) => d,
+            Err(e) => return ResponderOutcome::Dropped(DropReason::Malformed(e)),
+        };
+        let t = d.msg_type();
+        if !matches!(
+            t,
+            MessageType::INITIATOR_HELLO
+                | MessageType::INITIATOR_EXCHANGE
+                | MessageType::INITIATOR_COMPLETE
+        ) {
+            //= docs/SPEC.md#error-message
+            //# A receiver MUST NOT answer an Error with an Error.
+            return ResponderOutcome::Dropped(DropReason::NotForResponder(t));
+        }
+        let violations = validate::datagram(&d, bytes);
+        if let Some(v) = violations.iter().find(|v| v.rule != "version") {
+            return ResponderOutcome::Dropped(DropReason::Invalid(v.rule));
+        }
+        if !violations.is_empty() {
+            // Version mismatch: say which versions we speak (small, well under 3x).
+            let sid = d.stream_id();
+            return match version_mismatch(from, sid) {
+                Ok(t) => ResponderOutcome::Reply(t),
+                Err(_) => ResponderOutcome::Dropped(DropReason::Invalid("version")),
+            };
+        }
+        self.expire(now);
+        let result = match &d {
+            Datagram::InitiatorHello(h) => {
+                self.challenge(now, from, h.initiator_stream_id, None, bytes.len(), rng)
+            }
+            Datagram::InitiatorExchange(x) => self.exchange(now, from, x, bytes, rng),
+            Datagram::InitiatorComplete(c) => self.complete(now, from, c, bytes),
+            _ => return ResponderOutcome::Dropped(DropReason::NotForResponder(t)),
+        };
+        match result {
+            Ok(outcome) => outcome,
+            Err(reason) => {
+                //= docs/SPEC.md#handshake-failure-opaque
+                //# A responder MUST answer every failed Exchange or Complete with the same
+                //# ResponderError HandshakeFailed, or with nothing.
+                let reply = error_reply(from, d.stream_id(), ErrorCode::HANDSHAKE_FAILED).ok();
+                ResponderOutcome::Refused { reason, reply }
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Duration) {
+        let current = self.cookies.epoch_at(now);
+        self.ephemerals.retain(|e, _| *e + 1 >= current);
+        if self.established.0 != current {
+            self.established = (current, 0);
+        }
+        if self.accepted.len() >= self.cfg.replay_capacity {
+            self.accepted.retain(|_, exp| *exp > now);
+        }
+    }
+
+    fn ephemeral(&mut self, epoch: u64, rng: &mut dyn Entropy) -> X448PublicKey {
+        let p = self.cfg.provider.clone();
+        self.ephemerals
+            .entry(epoch)
+            .or_insert_with(|| {
+                let s = X448Secret::generate(|b| rng.fill(b));
+                let public = s.public_key(&*p);
+                (s, public)
+            })
+            .1
+            .clone()
+    }
+
+    /// The cookie's transcript input: what the responder offered, which it can recompute when
+    /// the Complete comes back (its key, the epoch's ephemeral, the identifier it issued).
+    fn offer_hash(&self, mode: Mode, sid: &[u8], key: &Key, e_r: &X448PublicKey) -> [u8; 64] {
+        self.cfg.provider.sha512_digest(&[
+            b"rud1 offer",
+            &[mode as u8],
+            &[sid.len() as u8],
+            sid,
+            key.public.as_bytes(),
+            e_r.as_bytes(),
+        ])
+    }
+
+    /// A ResponderChallenge (First Contact) or ResponderDefer (Deferred): no X448, no state.
+    fn challenge(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        reply_sid: StreamId<'_>,
+        deferred_ephemeral: Option<&[u8; 56]>,
+        request_len: usize,
+        rng: &mut dyn Entropy,
+    ) -> Result<ResponderOutcome, HandshakeError> {
+        let epoch = self.cookies.epoch_at(now);
+        let e_r = self.ephemeral(epoch, rng);
+        let Some(key) = self.keys.first() else {
+            return Err(HandshakeError::UnknownKeyId);
+        };
+        let mut sid = [0u8; SHORT_ID];
+        rng.fill(&mut sid);
+        let (mode, e_i) = match deferred_ephemeral {
+            Some(e) => (Mode::Deferred, *e),
+            // First Contact: the initiator has no ephemeral yet; 56 zero octets stand in.
+            None => (Mode::FirstContact, [0u8; 56]),
+        };
+        let th = self.offer_hash(mode, &sid, key, &e_r);
+        let address = CookieAddress::socket(from);
+        let input = CookieInput {
+            mode: mode as u8,
+            address: &address,
+            initiator_ephemeral: &e_i,
+            responder_key_id: &key.id.0,
+            transcript_hash: &th,
+        };
+        let cookie = self.cookies.issue(now, &input, |s| rng.fill(s));
+        let mut payload: &[u8] = if mode == Mode::FirstContact {
+            &self.cfg.hello_payload
+        } else {
+            &[]
+        };
+        //= docs/SPEC.md#amplification-3x
+        //# Every response to an initiator connection datagram MUST be at most three times the
+        //# size of that datagram.
+        let fixed = 300 + sid.len() + reply_sid.0.len();
+        if fixed + payload.len() > 3 * request_len {
+            payload = &[];
+        }
+        let c = Challenge {
+            stream_id: reply_sid,
+            version: PROFILE_VERSION,
+            credential: PublicKey::x448(key.public.as_bytes()),
+            ephemerals: vec![PublicKey::x448(e_r.as_bytes())],
+            cookie: &cookie,
+            responder_stream_id: StreamId(&sid),
+            extensions: ExtensionList::default(),
+            payload,
+            padding: 0,
+        };
+        let bytes = if mode == Mode::FirstContact {
+            Datagram::ResponderChallenge(c)
+        } else {
+            Datagram::ResponderDefer(c)
+        }
+        .to_vec()?;
+        Ok(ResponderOutcome::Reply(Transmit {
+            destination: from,
+            bytes,
+        }))
+    }
+
+    fn key_by_id(&self, id: &[u8]) -> Result<&Key, HandshakeError> {
+        self.keys
+            .iter()
+            .find(|k| k.id.0 == id)
+            .ok_or(HandshakeError::UnknownKeyId)
+    }
+
+    fn exchange(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        x: &InitiatorExchange<'_>,
+        bytes: &[u8],
+        rng: &mut dyn Entropy,
+    ) -> Result<ResponderOutcome, HandshakeError> {
+        // Cheap checks first: key id, point validity; no X448 before they pass.
+        let key_index = self
+            .keys
+            .iter()
+            .position(|k| k.id.0 == x.responder_key_id)
+            .ok_or(HandshakeError::UnknownKeyId)?;
+        let e_i = X448PublicKey::from_bytes(x.initiator_ephemeral.key)?;
+        let load = ResponderLoad {
+            established_this_epoch: self.established.1,
+        };
+        let defer = match &self.cfg.defer {
+            DeferPolicy::Never => false,
+            DeferPolicy::Always => true,
+            DeferPolicy::Hook(f) => f(&load),
+        };
+        if defer {
+            // The early data of a deferred Exchange is never decrypted.
+            return self.challenge(
+                now,
+                from,
+                x.initiator_stream_id,
+                Some(e_i.as_bytes()),
+                bytes.len(),
+                rng,
+            );
+        }
+        let p = self.cfg.provider.clone();
+        let p = &*p;
+        let key = &self.keys[key_index.min(self.keys.len() - 1)];
+        let header = bytes.split_at(bytes.len() - x.mezzanine.0.len()).0;
+        let ctx = *e_i.as_bytes();
+
+        let mut th = Transcript::start(p, Mode::Immediate, key.public.as_bytes());
+        th.absorb(header);
+        let th0 = th.hash();
+        // es = X448(s_r, e_i); ck1 = X(ck0, es); k_mz = E(ck1, "rud1 mz i2r" || TH0)
+        let es = key.secret.diffie_hellman(p, &e_i)?;
+        let ck1 = ChainingKey::initial(p, schedule::PROTOCOL_NAME).mix(p, &[es.expose()]);
+        let k_mz = schedule::section_key(p, &ck1, LABEL_MZ_I2R, &th0)?;
+        let plain = schedule::open_section(p, &k_mz, header, x.mezzanine.0)?;
+        let mz = parse::all(&plain, ExchangeMezzanine::decode)?;
+        let s_i = X448PublicKey::from_bytes(mz.credential.key)?;
+        // TH1 = H(TH0-state || S_i); ss = X448(s_r, S_i); ck2 = X(ck1, ss)
+        th.absorb(s_i.as_bytes());
+        let th1 = th.hash();
+        let ss = key.secret.diffie_hellman(p, &s_i)?;
+        let ck2 = ck1.mix(p, &[ss.expose()]);
+        if mz.early.0.is_empty() {
+            return Err(HandshakeError::StreamCreation(
+                "an Exchange must create a stream",
+            ));
+        }
+        // k_early = E(ck2, "rud1 early i2r" || TH1)
+        let k_early = schedule::section_key(p, &ck2, LABEL_EARLY_I2R, &th1)?;
+        let early_plain = schedule::open_section(p, &k_early, &[], mz.early.0)?;
+        let early = parse::all(&early_plain, InnerSection::decode)?;
+        let (initiator_sid, service, transactional) = first_stream_of(&early, &early_plain)?;
+        //= docs/SPEC.md#early-data-once
+        //# A responder MUST deliver the early data of an Exchange at most once.
+        let verdict = self.strike.check(now, e_i.as_bytes(), mz.timestamp);
+        let accepted = verdict == EarlyVerdict::Accepted;
+
+        // The responder's fresh ephemeral: forward secrecy for everything after this point.
+        let e_r = X448Secret::generate(|b| rng.fill(b));
+        let e_r_pub = e_r.public_key(p);
+        let mut rsid = [0u8; SHORT_ID];
+        rng.fill(&mut rsid);
+        let rc_header = header_only(&Datagram::ResponderComplete(ResponderComplete {
+            stream_id: x.initiator_stream_id,
+            extensions: ExtensionList::default(),
+            mezzanine: Sealed(&[0; 16]),
+        }))?;
+        // TH2 = H(TH1-state || ResponderComplete up to the mezzanine); k_mz_r = E(ck2, "rud1 mz r2i" || TH2)
+        th.absorb(&rc_header);
+        let th2 = th.hash();
+        let k_mz_r = schedule::section_key(p, &ck2, LABEL_MZ_R2I, &th2)?;
+        // TH3 = H(TH2-state || e_r); ck3 = X(X(ck2, ee), se); k_hs_r = E(ck3, "rud1 hs r2i" || TH3)
+        th.absorb(e_r_pub.as_bytes());
+        let th3 = th.hash();
+        let ee = e_r.diffie_hellman(p, &e_i)?;
+        let se = e_r.diffie_hellman(p, &s_i)?;
+        let ck3 = ck2.mix(p, &[ee.expose()]).mix(p, &[se.expose()]);
+        let k_hs_r = schedule::section_key(p, &ck3, LABEL_HS_R2I, &th3)?;
+        let secrets = TrafficSecrets::derive(p, &ck3, &th3)?;
+
+        let inner = InnerSection {
+            extensions: ExtensionList::default(),
+            payload: &[],
+        };
+        let mut inner_plain = Vec::new();
+        inner.encode(&mut inner_plain)?;
+        let mut inner_sealed = Vec::new();
+        schedule::seal_section(p, &k_hs_r, &[], &inner_plain, &mut inner_sealed)?;
+        let s_i_id = KeyId::of(p, &s_i);
+        let rcm = ResponderCompleteMezzanine {
+            initiator_key_id: &s_i_id.0,
+            responder_ephemeral: PublicKey::x448(e_r_pub.as_bytes()),
+            early_data_accepted: accepted,
+            responder_stream_id: StreamId(&rsid),
+            extensions: ExtensionList::default(),
+            inner: Sealed(&inner_sealed),
+            padding: 0,
+        };
+        let mut rcm_plain = Vec::new();
+        rcm.encode(&mut rcm_plain)?;
+        let mut reply = rc_header.clone();
+        schedule::seal_section(p, &k_mz_r, &rc_header, &rcm_plain, &mut reply)?;
+
+        for (label, secret) in [
+            (labels::MEZZANINE_I2R, k_mz.expose().as_slice()),
+            (labels::EARLY_I2R, k_early.expose().as_slice()),
+            (labels::MEZZANINE_R2I, k_mz_r.expose().as_slice()),
+            (labels::HANDSHAKE_R2I, k_hs_r.expose().as_slice()),
+        ] {
+            self.cfg.keylog.log(label, &ctx, secret);
+        }
+        secrets.log(&*self.cfg.keylog, &ctx);
+        self.established.1 += 1;
+        let session = Session {
+            role: Role::Responder,
+            mode: Mode::Immediate,
+            peer: from,
+            secrets,
+            initiator_credential: s_i,
+            responder_credential: key.public.clone(),
+            responder_authenticated: true,
+            context: ctx,
+            first_stream: FirstStream {
+                initiator_stream_id: initiator_sid,
+                responder_stream_id: rsid.to_vec(),
+                service,
+                transactional,
+            },
+            payload: if accepted {
+                early.payload.to_vec()
+            } else {
+                Vec::new()
+            },
+            early_data: accepted,
+            retransmit: Some(reply.clone()),
+        };
+        Ok(ResponderOutcome::Established {
+            session: Box::new(session),
+            reply: Some(Transmit {
+                destination: from,
+                bytes: reply,
+            }),
+        })
+    }
+
+    fn complete(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        c: &InitiatorComplete<'_>,
+        bytes: &[u8],
+    ) -> Result<ResponderOutcome, HandshakeError> {
+        let key = self.key_by_id(c.responder_key_id)?;
+        let e_i = X448PublicKey::from_bytes(c.initiator_ephemeral.key)?;
+        // The cookie names its epoch; the epoch names the ephemeral offered with it.
+        let epoch = cookie_epoch(c.cookie, self.cookies.epoch_at(now))?;
+        let Some((e_r_secret, e_r)) = self.ephemerals.get(&epoch) else {
+            return Err(CookieError::Expired {
+                epoch: epoch as u32,
+            }
+            .into());
+        };
+        if c.ephemeral_index != 0 {
+            return Err(HandshakeError::Invalid {
+                rule: "ephemeral-index",
+                message: "this responder offers one ephemeral key".into(),
+            });
+        }
+        //= docs/SPEC.md#cookie-before-x448
+        //# A responder MUST verify the cookie before any X448 operation.
+        let address = CookieAddress::socket(from);
+        let mut mode = None;
+        for (m, eph) in [
+            (Mode::Deferred, *e_i.as_bytes()),
+            (Mode::FirstContact, [0u8; 56]),
+        ] {
+            let th = self.offer_hash(m, c.stream_id.0, key, e_r);
+            let input = CookieInput {
+                mode: m as u8,
+                address: &address,
+                initiator_ephemeral: &eph,
+                responder_key_id: &key.id.0,
+                transcript_hash: &th,
+            };
+            if self.cookies.verify(now, c.cookie, &input).is_ok() {
+                mode = Some(m);
+                break;
+            }
+        }
+        let Some(mode) = mode else {
+            return Err(CookieError::Invalid.into());
+        };
+        //= docs/SPEC.md#complete-replay
+        //# A responder MUST NOT accept the same initiator ephemeral twice while its cookie lives.
+        if self
+            .accepted
+            .get(e_i.as_bytes())
+            .is_some_and(|exp| *exp > now)
+        {
+            return Ok(ResponderOutcome::Dropped(DropReason::Duplicate));
+        }
+        let p = self.cfg.provider.clone();
+        let p = &*p;
+        let header = bytes.split_at(bytes.len() - c.mezzanine.0.len()).0;
+        let ctx = *e_i.as_bytes();
+        let mut th = Transcript::start(p, mode, key.public.as_bytes());
+        th.absorb(e_r.as_bytes());
+        th.absorb(header);
+        let th0 = th.hash();
+        // es = X448(s_r, e_i); ee = X448(e_r, e_i); ck2 = X(X(ck0, es), ee)
+        let es = key.secret.diffie_hellman(p, &e_i)?;
+        let ee = e_r_secret.diffie_hellman(p, &e_i)?;
+        let ck2 = ChainingKey::initial(p, schedule::PROTOCOL_NAME)
+            .mix(p, &[es.expose()])
+            .mix(p, &[ee.expose()]);
+        let k_mz = schedule::section_key(p, &ck2, LABEL_MZ_I2R, &th0)?;
+        let plain = schedule::open_section(p, &k_mz, header, c.mezzanine.0)?;
+        let mz = parse::all(&plain, CompleteMezzanine::decode)?;
+        let s_i = X448PublicKey::from_bytes(mz.credential.key)?;
+        th.absorb(s_i.as_bytes());
+        let th1 = th.hash();
+        // se = X448(e_r, S_i); ck3 = X(ck2, se); k_hs = E(ck3, "rud1 hs i2r" || TH1)
+        let se = e_r_secret.diffie_hellman(p, &s_i)?;
+        let ck3 = ck2.mix(p, &[se.expose()]);
+        let k_hs = schedule::section_key(p, &ck3, LABEL_HS_I2R, &th1)?;
+        let inner_plain = schedule::open_section(p, &k_hs, &[], mz.inner.0)?;
+        let inner = parse::all(&inner_plain, InnerSection::decode)?;
+        let (initiator_sid, service, transactional) = first_stream_of(&inner, &inner_plain)?;
+        let secrets = TrafficSecrets::derive(p, &ck3, &th1)?;
+        self.cfg
+            .keylog
+            .log(labels::MEZZANINE_I2R, &ctx, k_mz.expose());
+        self.cfg
+            .keylog
+            .log(labels::HANDSHAKE_I2R, &ctx, k_hs.expose());
+        secrets.log(&*self.cfg.keylog, &ctx);
+        let keep = self.cfg.cookie_epoch.saturating_mul(2);
+        let responder_credential = key.public.clone();
+        self.accepted.insert(*e_i.as_bytes(), now + keep);
+        self.established.1 += 1;
+        let session = Session {
+            role: Role::Responder,
+            mode,
+            peer: from,
+            secrets,
+            initiator_credential: s_i,
+            responder_credential,
+            responder_authenticated: true,
+            context: ctx,
+            first_stream: FirstStream {
+                initiator_stream_id: initiator_sid,
+                responder_stream_id: c.stream_id.0.to_vec(),
+                service,
+                transactional,
+            },
+            payload: inner.payload.to_vec(),
+            early_data: false,
+            retransmit: None,
+        };
+        Ok(ResponderOutcome::Established {
+            session: Box::new(session),
+            reply: None,
+        })
+    }
+}
+
+/// The full epoch number of a cookie (which carries its low 32 bits): the current or previous.
+fn cookie_epoch(cookie: &[u8], current: u64) -> Result<u64, HandshakeError> {
+    let low = cookie
+        .get(1..5)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .ok_or(CookieError::Length { len: cookie.len() })?;
+    [current, current.saturating_sub(1)]
+        .into_iter()
+        .find(|e| *e as u32 == low)
+        .ok_or(CookieError::Expired { epoch: low }.into())
+}
+
+fn error_reply(
+    to: SocketAddr,
+    sid: StreamId<'_>,
+    code: ErrorCode,
+) -> Result<Transmit, HandshakeError> {
+    let e = ErrorMessage {
+        stream_id: sid,
+        msg_type: MessageType::RESPONDER_ERROR,
+        code,
+        extensions: ExtensionList::default(),
+        padding: 0,
+    };
+    Ok(Transmit {
+        destination: to,
+        bytes: Datagram::Error(e).to_vec()?,
+    })
+}
+
+fn version_mismatch(to: SocketAddr, sid: StreamId<'_>) -> Result<Transmit, HandshakeError> {
+    let versions = crate::wire::samples::extension_bytes(
+        &crate::wire::ExtensionValue::SupportedVersions(vec![PROFILE_VERSION]),
+    )?;
+    let pairs = [versions];
+    let e = ErrorMessage {
+        stream_id: sid,
+        msg_type: MessageType::RESPONDER_ERROR,
+        code: ErrorCode::VERSION_MISMATCH,
+        extensions: crate::wire::samples::list(&pairs),
+        padding: 0,
+    };
+    Ok(Transmit {
+        destination: to,
+        bytes: Datagram::Error(e).to_vec()?,
+    })
+}

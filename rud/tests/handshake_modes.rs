@@ -1,0 +1,209 @@
+//! Each key exchange mode completes between an in-memory initiator and responder with simulated
+//! time, and both sides derive the same secrets.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test helpers may panic with a message
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rud::crypto::x448::X448Secret;
+use rud::crypto::{CountingProvider, CryptoProvider, default_provider};
+use rud::handshake::*;
+
+const T0: Duration = Duration::from_secs(1_800_000_000);
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+struct Pair {
+    responder: Responder,
+    initiator_cfg: InitiatorConfig,
+    rng: SeededEntropy,
+    counting: Arc<CountingProvider>,
+}
+
+fn pair(defer: DeferPolicy) -> Pair {
+    let counting = Arc::new(CountingProvider::new(default_provider()));
+    let p: Arc<dyn CryptoProvider> = counting.clone();
+    let mut rng = SeededEntropy::new(b"handshake modes");
+    let r_key = X448Secret::generate(|b| rng.fill(b));
+    let i_key = X448Secret::generate(|b| rng.fill(b));
+    let mut rcfg = ResponderConfig::new(p.clone(), r_key);
+    rcfg.defer = defer;
+    // Started long enough ago that the strike register accepts early data.
+    let responder = Responder::new(rcfg, T0 - Duration::from_secs(60)).unwrap();
+    let mut icfg = InitiatorConfig::new(p, i_key);
+    icfg.responder_key = responder.public_key().cloned();
+    Pair {
+        responder,
+        initiator_cfg: icfg,
+        rng,
+        counting,
+    }
+}
+
+const I: &str = "192.0.2.1:40000";
+const R: &str = "198.51.100.7:21077";
+
+fn established(events: &mut Initiator) -> Session {
+    loop {
+        match events.poll_event().expect("an event") {
+            InitiatorEvent::Established(s) => return *s,
+            InitiatorEvent::Failed(e) => panic!("failed: {e}"),
+            _ => {}
+        }
+    }
+}
+
+fn same_secrets(a: &Session, b: &Session) {
+    assert_eq!(a.secrets.i2r.expose(), b.secrets.i2r.expose());
+    assert_eq!(a.secrets.r2i.expose(), b.secrets.r2i.expose());
+    assert_eq!(a.secrets.exporter.expose(), b.secrets.exporter.expose());
+    assert_ne!(a.secrets.i2r.expose(), a.secrets.r2i.expose());
+    assert_eq!(a.context, b.context);
+    assert_eq!(a.first_stream, b.first_stream);
+    assert_eq!(a.initiator_credential, b.initiator_credential);
+    assert_eq!(a.responder_credential, b.responder_credential);
+}
+
+#[test]
+fn first_contact_completes_in_two_round_trips() {
+    let mut p = pair(DeferPolicy::Never);
+    let mut cfg = p.initiator_cfg.clone();
+    cfg.responder_key = None; // First Contact learns the key
+    let mut ini =
+        Initiator::first_contact(cfg, &mut p.rng, T0, addr(R), b"services?", b"hello").unwrap();
+    let hello = ini.poll_transmit().unwrap();
+    assert_eq!(hello.bytes.len(), 1200);
+    let ResponderOutcome::Reply(challenge) =
+        p.responder
+            .handle_datagram(T0, addr(I), &hello.bytes, &mut p.rng)
+    else {
+        panic!("expected a Challenge")
+    };
+    assert!(challenge.bytes.len() <= 3 * hello.bytes.len());
+    assert_eq!(p.responder.per_initiator_state(), 0);
+    let t1 = T0 + Duration::from_millis(30);
+    ini.handle_datagram(t1, addr(R), &challenge.bytes).unwrap();
+    match ini.poll_event().unwrap() {
+        InitiatorEvent::Challenge { payload, .. } => assert_eq!(payload, b"echo discard sink"),
+        e => panic!("{e:?}"),
+    }
+    let i_session = established(&mut ini);
+    assert!(
+        !i_session.responder_authenticated,
+        "First Contact learns an unauthenticated key"
+    );
+    let complete = ini.poll_transmit().unwrap();
+    assert!(complete.bytes.len() >= 1200);
+    let ResponderOutcome::Established { session, reply } =
+        p.responder
+            .handle_datagram(t1, addr(I), &complete.bytes, &mut p.rng)
+    else {
+        panic!("expected the responder to establish")
+    };
+    assert!(reply.is_none());
+    assert_eq!(session.mode, Mode::FirstContact);
+    assert_eq!(session.payload, b"hello");
+    same_secrets(&i_session, &session);
+    // A duplicate Complete is not redelivered.
+    assert!(matches!(
+        p.responder
+            .handle_datagram(t1, addr(I), &complete.bytes, &mut p.rng),
+        ResponderOutcome::Dropped(DropReason::Duplicate)
+    ));
+}
+
+#[test]
+fn immediate_completes_in_one_round_trip_with_early_data() {
+    let mut p = pair(DeferPolicy::Never);
+    let mut ini = Initiator::immediate(
+        p.initiator_cfg.clone(),
+        &mut p.rng,
+        T0,
+        addr(R),
+        b"early request",
+    )
+    .unwrap();
+    let exchange = ini.poll_transmit().unwrap();
+    assert_eq!(exchange.bytes.len(), 1200);
+    let ResponderOutcome::Established { session, reply } =
+        p.responder
+            .handle_datagram(T0, addr(I), &exchange.bytes, &mut p.rng)
+    else {
+        panic!("expected Established")
+    };
+    assert_eq!(session.payload, b"early request");
+    assert!(session.early_data);
+    let reply = reply.unwrap();
+    assert!(reply.bytes.len() <= 3 * exchange.bytes.len());
+    ini.handle_datagram(T0, addr(R), &reply.bytes).unwrap();
+    let i_session = established(&mut ini);
+    assert!(
+        i_session.early_data,
+        "the initiator learns its early data was accepted"
+    );
+    assert!(i_session.responder_authenticated);
+    same_secrets(&i_session, &session);
+
+    // The same Exchange replayed: the handshake answers, the early data is not redelivered.
+    let ResponderOutcome::Established { session: again, .. } =
+        p.responder
+            .handle_datagram(T0, addr(I), &exchange.bytes, &mut p.rng)
+    else {
+        panic!("expected Established")
+    };
+    assert!(again.payload.is_empty() && !again.early_data);
+}
+
+#[test]
+fn deferred_completes_with_zero_responder_state_before_the_answer() {
+    let mut p = pair(DeferPolicy::Always);
+    let mut ini =
+        Initiator::immediate(p.initiator_cfg.clone(), &mut p.rng, T0, addr(R), b"request").unwrap();
+    let exchange = ini.poll_transmit().unwrap();
+    let before = p.counting.counts();
+    let ResponderOutcome::Reply(defer) =
+        p.responder
+            .handle_datagram(T0, addr(I), &exchange.bytes, &mut p.rng)
+    else {
+        panic!("expected a Defer")
+    };
+    let after = p.counting.counts();
+    assert_eq!(
+        after.dh, before.dh,
+        "no X448 agreement before the cookie is answered"
+    );
+    assert_eq!(p.responder.per_initiator_state(), 0);
+    ini.handle_datagram(T0, addr(R), &defer.bytes).unwrap();
+    assert!(matches!(ini.poll_event(), Some(InitiatorEvent::Deferred)));
+    let i_session = established(&mut ini);
+    let complete = ini.poll_transmit().unwrap();
+    let ResponderOutcome::Established { session, .. } =
+        p.responder
+            .handle_datagram(T0, addr(I), &complete.bytes, &mut p.rng)
+    else {
+        panic!("expected Established")
+    };
+    assert_eq!(session.mode, Mode::Deferred);
+    assert_eq!(session.payload, b"request");
+    assert!(!session.early_data);
+    same_secrets(&i_session, &session);
+}
+
+#[test]
+fn seeded_runs_are_byte_identical() {
+    let run = || {
+        let mut p = pair(DeferPolicy::Never);
+        let mut ini =
+            Initiator::immediate(p.initiator_cfg.clone(), &mut p.rng, T0, addr(R), b"x").unwrap();
+        let x = ini.poll_transmit().unwrap().bytes;
+        let ResponderOutcome::Established { reply, .. } =
+            p.responder.handle_datagram(T0, addr(I), &x, &mut p.rng)
+        else {
+            panic!()
+        };
+        (x, reply.unwrap().bytes)
+    };
+    assert_eq!(run(), run());
+}
