@@ -395,7 +395,7 @@ impl Initiator {
                     payload: c.payload.to_vec(),
                 });
                 let authenticated = self.cfg.responder_key.is_some();
-                self.complete(now, &c, Mode::FirstContact, credential, authenticated)
+                self.complete(now, &c, bytes, Mode::FirstContact, credential, authenticated)
             }
             (State::AwaitResponse { responder, .. }, Datagram::ResponderDefer(c)) => {
                 let credential = X448PublicKey::from_bytes(c.credential.key)?;
@@ -403,7 +403,7 @@ impl Initiator {
                     return self.fail(HandshakeError::WrongResponderKey);
                 }
                 self.events.push_back(InitiatorEvent::Deferred);
-                self.complete(now, &c, Mode::Deferred, credential, true)
+                self.complete(now, &c, bytes, Mode::Deferred, credential, true)
             }
             (State::AwaitResponse { .. }, Datagram::ResponderComplete(rc)) => {
                 let header = bytes.split_at(bytes.len() - rc.mezzanine.0.len()).0;
@@ -446,6 +446,7 @@ impl Initiator {
         &mut self,
         now: Duration,
         c: &Challenge<'_>,
+        reply: &[u8],
         mode: Mode,
         responder: X448PublicKey,
         authenticated: bool,
@@ -472,8 +473,12 @@ impl Initiator {
         let header_bytes = header_only(&Datagram::InitiatorComplete(header))?;
         let ctx = *self.ephemeral_pub.as_bytes();
 
+        // The offer transcript binds what we sent and everything the reply said except the
+        // cookie's content; the responder's copy travels in the cookie under its MAC.
+        let offer = super::responder::offer_transcript(p, &self.cached, reply)?;
         let mut th = Transcript::start(p, mode, responder.as_bytes());
-        // TH0 = H(name || mode || S_r || e_r || Complete up to the mezzanine)
+        // TH0 = H(name || mode || S_r || offer || e_r || Complete up to the mezzanine)
+        th.absorb(&offer);
         th.absorb(e_r.as_bytes());
         th.absorb(&header_bytes);
         let th0 = th.hash();

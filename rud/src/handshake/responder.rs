@@ -231,7 +231,7 @@ impl Responder {
         self.expire(now);
         let result = match &d {
             Datagram::InitiatorHello(h) => {
-                self.challenge(now, from, h.initiator_stream_id, None, bytes.len(), rng)
+                self.challenge(now, from, h.initiator_stream_id, None, bytes, rng)
             }
             Datagram::InitiatorExchange(x) => self.exchange(now, from, x, bytes, rng),
             Datagram::InitiatorComplete(c) => self.complete(now, from, c, bytes),
@@ -274,8 +274,16 @@ impl Responder {
     }
 
     /// The cookie's transcript input: what the responder offered, which it can recompute when
-    /// the Complete comes back (its key, the epoch's ephemeral, the identifier it issued).
-    fn offer_hash(&self, mode: Mode, sid: &[u8], key: &Key, e_r: &X448PublicKey) -> [u8; 64] {
+    /// the Complete comes back (its key, the epoch's ephemeral, the identifier it issued), and
+    /// the offer transcript the cookie carries.
+    fn offer_hash(
+        &self,
+        mode: Mode,
+        sid: &[u8],
+        key: &Key,
+        e_r: &X448PublicKey,
+        offer: &[u8],
+    ) -> [u8; 64] {
         self.cfg.provider.sha512_digest(&[
             b"rud1 offer",
             &[mode as u8],
@@ -283,17 +291,21 @@ impl Responder {
             sid,
             key.public.as_bytes(),
             e_r.as_bytes(),
+            offer,
         ])
     }
 
     /// A ResponderChallenge (First Contact) or ResponderDefer (Deferred): no X448, no state.
+    /// `request` is the Hello or Exchange it answers, bound through the cookie's offer
+    /// transcript so the Complete fails if either message was altered.
+    #[allow(clippy::too_many_arguments)]
     fn challenge(
         &mut self,
         now: Duration,
         from: SocketAddr,
         reply_sid: StreamId<'_>,
         deferred_ephemeral: Option<&[u8; 56]>,
-        request_len: usize,
+        request: &[u8],
         rng: &mut dyn Entropy,
     ) -> Result<ResponderOutcome, HandshakeError> {
         let epoch = self.cookies.epoch_at(now);
@@ -308,7 +320,39 @@ impl Responder {
             // First Contact: the initiator has no ephemeral yet; 56 zero octets stand in.
             None => (Mode::FirstContact, [0u8; 56]),
         };
-        let th = self.offer_hash(mode, &sid, key, &e_r);
+        let mut payload: &[u8] =
+            if mode == Mode::FirstContact { &self.cfg.hello_payload } else { &[] };
+        //= docs/SPEC.md#amplification-3x
+        //# Every response to an initiator connection datagram MUST be at most three times the
+        //# size of that datagram.
+        let fixed = 300 + sid.len() + reply_sid.0.len();
+        if fixed + payload.len() > 3 * request.len() {
+            payload = &[];
+        }
+        let mut cookie = [0u8; WIRE_COOKIE_LEN];
+        let build = |cookie: &[u8]| -> Result<Vec<u8>, HandshakeError> {
+            let c = Challenge {
+                stream_id: reply_sid,
+                version: PROFILE_VERSION,
+                credential: PublicKey::x448(key.public.as_bytes()),
+                ephemerals: vec![PublicKey::x448(e_r.as_bytes())],
+                cookie,
+                responder_stream_id: StreamId(&sid),
+                extensions: ExtensionList::default(),
+                payload,
+                padding: 0,
+            };
+            let d = if mode == Mode::FirstContact {
+                Datagram::ResponderChallenge(c)
+            } else {
+                Datagram::ResponderDefer(c)
+            };
+            Ok(d.to_vec()?)
+        };
+        // Encode once with a placeholder cookie to hash the offer around it, then fill it in.
+        let draft = build(&cookie)?;
+        let offer = offer_transcript(&*self.cfg.provider, request, &draft)?;
+        let th = self.offer_hash(mode, &sid, key, &e_r, &offer);
         let address = CookieAddress::socket(from);
         let input = CookieInput {
             mode: mode as u8,
@@ -317,40 +361,12 @@ impl Responder {
             responder_key_id: &key.id.0,
             transcript_hash: &th,
         };
-        let cookie = self.cookies.issue(now, &input, |s| rng.fill(s));
-        let mut payload: &[u8] = if mode == Mode::FirstContact {
-            &self.cfg.hello_payload
-        } else {
-            &[]
-        };
-        //= docs/SPEC.md#amplification-3x
-        //# Every response to an initiator connection datagram MUST be at most three times the
-        //# size of that datagram.
-        let fixed = 300 + sid.len() + reply_sid.0.len();
-        if fixed + payload.len() > 3 * request_len {
-            payload = &[];
-        }
-        let c = Challenge {
-            stream_id: reply_sid,
-            version: PROFILE_VERSION,
-            credential: PublicKey::x448(key.public.as_bytes()),
-            ephemerals: vec![PublicKey::x448(e_r.as_bytes())],
-            cookie: &cookie,
-            responder_stream_id: StreamId(&sid),
-            extensions: ExtensionList::default(),
-            payload,
-            padding: 0,
-        };
-        let bytes = if mode == Mode::FirstContact {
-            Datagram::ResponderChallenge(c)
-        } else {
-            Datagram::ResponderDefer(c)
-        }
-        .to_vec()?;
-        Ok(ResponderOutcome::Reply(Transmit {
-            destination: from,
-            bytes,
-        }))
+        let mac = self.cookies.issue(now, &input, |s| rng.fill(s));
+        let (jar, rest) = cookie.split_at_mut(mac.len());
+        jar.copy_from_slice(&mac);
+        rest.copy_from_slice(&offer);
+        let bytes = build(&cookie)?;
+        Ok(ResponderOutcome::Reply(Transmit { destination: from, bytes }))
     }
 
     fn key_by_id(&self, id: &[u8]) -> Result<&Key, HandshakeError> {
@@ -390,7 +406,7 @@ impl Responder {
                 from,
                 x.initiator_stream_id,
                 Some(e_i.as_bytes()),
-                bytes.len(),
+                bytes,
                 rng,
             );
         }
@@ -542,14 +558,12 @@ impl Responder {
             });
         }
         //= docs/SPEC.md#cookie-before-x448
-        //# A responder MUST verify the cookie before any X448 operation.
+        //# A responder MUST verify the cookie before any X448 operation for a Complete.
+        let (mac, offer) = split_cookie(c.cookie)?;
         let address = CookieAddress::socket(from);
         let mut mode = None;
-        for (m, eph) in [
-            (Mode::Deferred, *e_i.as_bytes()),
-            (Mode::FirstContact, [0u8; 56]),
-        ] {
-            let th = self.offer_hash(m, c.stream_id.0, key, e_r);
+        for (m, eph) in [(Mode::Deferred, *e_i.as_bytes()), (Mode::FirstContact, [0u8; 56])] {
+            let th = self.offer_hash(m, c.stream_id.0, key, e_r, offer);
             let input = CookieInput {
                 mode: m as u8,
                 address: &address,
@@ -557,7 +571,7 @@ impl Responder {
                 responder_key_id: &key.id.0,
                 transcript_hash: &th,
             };
-            if self.cookies.verify(now, c.cookie, &input).is_ok() {
+            if self.cookies.verify(now, mac, &input).is_ok() {
                 mode = Some(m);
                 break;
             }
@@ -579,6 +593,7 @@ impl Responder {
         let header = bytes.split_at(bytes.len() - c.mezzanine.0.len()).0;
         let ctx = *e_i.as_bytes();
         let mut th = Transcript::start(p, mode, key.public.as_bytes());
+        th.absorb(offer);
         th.absorb(e_r.as_bytes());
         th.absorb(header);
         let th0 = th.hash();
@@ -637,6 +652,36 @@ impl Responder {
             reply: None,
         })
     }
+}
+
+/// Octets of the cookie field: the 21-octet stateless cookie, then the 32-octet offer transcript.
+pub const WIRE_COOKIE_LEN: usize = 21 + 32;
+
+/// The offer transcript: H(request || reply without the cookie's content)[0..32], where the
+/// reply is a Challenge or Defer. Binds the Hello or Exchange and everything the responder said.
+pub(super) fn offer_transcript(
+    p: &dyn CryptoProvider,
+    request: &[u8],
+    reply: &[u8],
+) -> Result<[u8; 32], HandshakeError> {
+    let d = Datagram::decode(reply)?;
+    let (Datagram::ResponderChallenge(c) | Datagram::ResponderDefer(c)) = &d else {
+        return Err(HandshakeError::Unexpected { message: "reply", state: "offer" });
+    };
+    let start = crate::wire::parse::offset_in(reply, c.cookie);
+    let (before, rest) = reply.split_at(start.min(reply.len()));
+    let after = rest.get(c.cookie.len()..).unwrap_or(&[]);
+    let full = p.sha512_digest(&[b"rud1 offer transcript", request, before, after]);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&full[..32]);
+    Ok(out)
+}
+
+fn split_cookie(cookie: &[u8]) -> Result<(&[u8], &[u8]), HandshakeError> {
+    if cookie.len() != WIRE_COOKIE_LEN {
+        return Err(CookieError::Length { len: cookie.len() }.into());
+    }
+    Ok(cookie.split_at(21))
 }
 
 /// The full epoch number of a cookie (which carries its low 32 bits): the current or previous.
