@@ -207,3 +207,104 @@ fn seeded_runs_are_byte_identical() {
     };
     assert_eq!(run(), run());
 }
+
+fn ticket_keys() -> rud::handshake::ticket::TicketKeys {
+    rud::handshake::ticket::TicketKeys {
+        current: (1, rud::crypto::SecretBytes::new([7u8; 64])),
+        previous: None,
+    }
+}
+
+//= docs/SPEC.md#ticket-single-use
+//= type=test
+//# A host MUST accept a ticket at most once, and only a ticket bound to itself.
+#[test]
+fn ticket_opens_a_connection_to_another_host_once() {
+    let mut p = pair(DeferPolicy::Never);
+    // Host A issues; host B (another device key, same service ticket keys) redeems.
+    let provider = p.initiator_cfg.provider.clone();
+    let mut a_cfg = ResponderConfig::new(provider.clone(), X448Secret::generate(|b| p.rng.fill(b)));
+    a_cfg.ticket_keys = Some(ticket_keys());
+    a_cfg.host_id = b"host-a".to_vec();
+    let mut host_a = Responder::new(a_cfg, T0 - Duration::from_secs(60)).unwrap();
+    let mut b_cfg = ResponderConfig::new(provider.clone(), X448Secret::generate(|b| p.rng.fill(b)));
+    b_cfg.ticket_keys = Some(ticket_keys());
+    b_cfg.host_id = b"host-b".to_vec();
+    let mut host_b = Responder::new(b_cfg, T0 - Duration::from_secs(60)).unwrap();
+
+    let mut cfg = p.initiator_cfg.clone();
+    cfg.responder_key = host_a.public_key().cloned();
+    let mut ini = Initiator::immediate(cfg.clone(), &mut p.rng, T0, addr(R), b"hi").unwrap();
+    let x = ini.poll_transmit().unwrap();
+    let ResponderOutcome::Established {
+        session: a_session,
+        reply,
+    } = host_a.handle_datagram(T0, addr(I), &x.bytes, &mut p.rng)
+    else {
+        panic!()
+    };
+    ini.handle_datagram(T0, addr(R), &reply.unwrap().bytes)
+        .unwrap();
+    let i_session = established(&mut ini);
+    let ticket = host_a
+        .issue_ticket(
+            &a_session,
+            T0,
+            Duration::from_secs(3600),
+            b"host-b",
+            &mut p.rng,
+        )
+        .unwrap();
+    let psk = rud::handshake::ticket::ticket_psk(&*provider, &i_session.secrets, &ticket).unwrap();
+
+    let b_addr = addr("198.51.100.8:21077");
+    let t1 = T0 + Duration::from_secs(5);
+    let issuer = i_session.responder_credential.clone();
+    let mut tini = Initiator::with_ticket(
+        cfg.clone(),
+        &mut p.rng,
+        t1,
+        b_addr,
+        &ticket,
+        issuer.clone(),
+        psk.clone(),
+        b"via ticket",
+    )
+    .unwrap();
+    let tx = tini.poll_transmit().unwrap();
+    let before = p.counting.counts();
+    let ResponderOutcome::Established {
+        session: b_session,
+        reply,
+    } = host_b.handle_datagram(t1, addr(I), &tx.bytes, &mut p.rng)
+    else {
+        panic!("host B refused the ticket")
+    };
+    // Only the responder's fresh ephemeral: one key generation and one DH (ee).
+    let after = p.counting.counts();
+    assert_eq!(after.dh - before.dh, 1);
+    assert_eq!(b_session.mode, Mode::Ticket);
+    //= docs/SPEC.md#ticket-rekey-owed
+    //= type=test
+    //# A ticketed connection MUST be marked as owing a forward-secrecy rekey.
+    assert!(b_session.rekey_owed);
+    assert_eq!(b_session.payload, b"via ticket");
+    tini.handle_datagram(t1, b_addr, &reply.unwrap().bytes)
+        .unwrap();
+    let ti_session = established(&mut tini);
+    assert!(ti_session.rekey_owed);
+    same_secrets(&ti_session, &b_session);
+
+    // A second use on the same host, and any use on another host, are refused.
+    assert!(matches!(
+        host_b.handle_datagram(t1, addr(I), &tx.bytes, &mut p.rng),
+        ResponderOutcome::Refused { .. }
+    ));
+    let mut again =
+        Initiator::with_ticket(cfg, &mut p.rng, t1, addr(R), &ticket, issuer, psk, b"x").unwrap();
+    let ax = again.poll_transmit().unwrap();
+    assert!(matches!(
+        host_a.handle_datagram(t1, addr(I), &ax.bytes, &mut p.rng),
+        ResponderOutcome::Refused { .. }
+    ));
+}

@@ -13,11 +13,11 @@ use super::schedule::{
     TrafficSecrets, Transcript,
 };
 use super::{Entropy, FirstStream, HandshakeError, Role, Session, Transmit};
-use crate::crypto::CryptoProvider;
 use crate::crypto::hkdf::ChainingKey;
 use crate::crypto::keyfile::KeyId;
 use crate::crypto::keylog::{KeyLog, labels};
 use crate::crypto::x448::{X448PublicKey, X448Secret};
+use crate::crypto::{CryptoProvider, SecretBytes};
 use crate::wire::limits::MIN_INITIATOR_DATAGRAM;
 use crate::wire::samples::pad_to_min;
 use crate::wire::{
@@ -84,6 +84,8 @@ enum State {
         ck2: ChainingKey,
         transcript: Transcript,
         responder: X448PublicKey,
+        /// False for a ticketed Exchange: se is not mixed (the host has no share in S_r).
+        static_dh: bool,
     },
     Done,
 }
@@ -210,48 +212,96 @@ impl Initiator {
             .responder_key
             .clone()
             .ok_or(HandshakeError::NeedResponderKey)?;
-        let mut me = Self::new(cfg, rng, Mode::Immediate, peer, request);
-        let p = me.cfg.provider.clone();
+        let me = Self::new(cfg, rng, Mode::Immediate, peer, request);
+        me.exchange(now, responder, None)
+    }
+
+    /// Opens a connection with a ticket (docs/SPEC.md section 7.10) to any host it names:
+    /// `issuer` is the credential of the responder that issued it, `psk` the secret from
+    /// [`super::ticket::ticket_psk`] on the issuing connection.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_ticket(
+        cfg: InitiatorConfig,
+        rng: &mut dyn Entropy,
+        now: Duration,
+        peer: SocketAddr,
+        ticket: &[u8],
+        issuer: X448PublicKey,
+        psk: SecretBytes<64>,
+        request: &[u8],
+    ) -> Result<Self, HandshakeError> {
+        let me = Self::new(cfg, rng, Mode::Ticket, peer, request);
+        me.exchange(now, issuer, Some((ticket, psk)))
+    }
+
+    /// Sends an InitiatorExchange: keyed by es and ss (Immediate) or by a ticket's psk.
+    fn exchange(
+        mut self,
+        now: Duration,
+        responder: X448PublicKey,
+        ticket: Option<(&[u8], SecretBytes<64>)>,
+    ) -> Result<Self, HandshakeError> {
+        let p = self.cfg.provider.clone();
         let p = &*p;
         let key_id = KeyId::of(p, &responder);
+        let ticket_ext = match &ticket {
+            Some((t, _)) => vec![ext_pair(&ExtensionValue::Ticket {
+                lifetime_s: 0,
+                ticket: t,
+            })?],
+            None => Vec::new(),
+        };
         let header = InitiatorExchange {
             stream_id: StreamId(&CONNECTION_STREAM_ID),
             version: PROFILE_VERSION,
-            initiator_stream_id: StreamId(&me.handshake_sid),
-            responder_key_id: &key_id.0,
-            initiator_ephemeral: PublicKey::x448(me.ephemeral_pub.as_bytes()),
-            extensions: ExtensionList::default(),
+            initiator_stream_id: StreamId(&self.handshake_sid),
+            // A ticketed Exchange names no key: the ticket says who it is for.
+            responder_key_id: if ticket.is_some() { &[] } else { &key_id.0 },
+            initiator_ephemeral: PublicKey::x448(self.ephemeral_pub.as_bytes()),
+            extensions: samples::list(&ticket_ext),
             mezzanine: Sealed(&[0; 16]),
         };
-        let header_bytes = header_only(&Datagram::InitiatorExchange(header.clone()))?;
-        let ctx = *me.ephemeral_pub.as_bytes();
+        let header_bytes = header_only(&Datagram::InitiatorExchange(header))?;
+        let ctx = *self.ephemeral_pub.as_bytes();
 
-        let mut th = Transcript::start(p, Mode::Immediate, responder.as_bytes());
+        let mut th = Transcript::start(p, self.mode, responder.as_bytes());
         // TH0 = H(name || mode || S_r || Exchange up to the mezzanine)
         th.absorb(&header_bytes);
         let th0 = th.hash();
-        // es = X448(e_i, S_r); ck1 = X(ck0, es)
-        let es = me.ephemeral.diffie_hellman(p, &responder)?;
-        let ck1 = ChainingKey::initial(p, schedule::PROTOCOL_NAME).mix(p, &[es.expose()]);
+        let ck0 = ChainingKey::initial(p, schedule::PROTOCOL_NAME);
+        let ck1 = match &ticket {
+            // Tickets: ck1 = X(ck0, psk)
+            Some((_, psk)) => ck0.mix(p, &[psk.expose()]),
+            // es = X448(e_i, S_r); ck1 = X(ck0, es)
+            None => ck0.mix(p, &[self.ephemeral.diffie_hellman(p, &responder)?.expose()]),
+        };
         // k_mz = E(ck1, "rud1 mz i2r" || TH0)
         let k_mz = schedule::section_key(p, &ck1, LABEL_MZ_I2R, &th0)?;
         // TH1 = H(TH0-state || S_i)
-        th.absorb(me.static_pub.as_bytes());
+        th.absorb(self.static_pub.as_bytes());
         let th1 = th.hash();
-        // ss = X448(s_i, S_r); ck2 = X(ck1, ss); k_early = E(ck2, "rud1 early i2r" || TH1)
-        let ss = me.cfg.static_key.diffie_hellman(p, &responder)?;
-        let ck2 = ck1.mix(p, &[ss.expose()]);
+        let ck2 = match &ticket {
+            Some(_) => ck1,
+            // ss = X448(s_i, S_r); ck2 = X(ck1, ss)
+            None => ck1.mix(
+                p,
+                &[self.cfg.static_key.diffie_hellman(p, &responder)?.expose()],
+            ),
+        };
+        // k_early = E(ck2, "rud1 early i2r" || TH1)
         let k_early = schedule::section_key(p, &ck2, LABEL_EARLY_I2R, &th1)?;
-        me.cfg
+        self.cfg
             .keylog
             .log(labels::MEZZANINE_I2R, &ctx, k_mz.expose());
-        me.cfg.keylog.log(labels::EARLY_I2R, &ctx, k_early.expose());
+        self.cfg
+            .keylog
+            .log(labels::EARLY_I2R, &ctx, k_early.expose());
 
-        let early_plain = me.inner_plaintext()?;
+        let early_plain = self.inner_plaintext()?;
         let mut early = Vec::new();
         schedule::seal_section(p, &k_early, &[], &early_plain, &mut early)?;
         let mut mz = ExchangeMezzanine {
-            credential: PublicKey::x448(me.static_pub.as_bytes()),
+            credential: PublicKey::x448(self.static_pub.as_bytes()),
             timestamp: now.as_secs(),
             extensions: ExtensionList::default(),
             early: Sealed(&early),
@@ -263,13 +313,14 @@ impl Initiator {
         mz.encode(&mut mz_plain)?;
         let mut bytes = header_bytes.clone();
         schedule::seal_section(p, &k_mz, &header_bytes, &mz_plain, &mut bytes)?;
-        me.state = State::AwaitResponse {
+        self.state = State::AwaitResponse {
             ck2,
             transcript: th,
             responder,
+            static_dh: ticket.is_none(),
         };
-        me.send(now, bytes);
-        Ok(me)
+        self.send(now, bytes);
+        Ok(self)
     }
 
     fn inner_plaintext(&self) -> Result<Vec<u8>, HandshakeError> {
@@ -395,7 +446,14 @@ impl Initiator {
                     payload: c.payload.to_vec(),
                 });
                 let authenticated = self.cfg.responder_key.is_some();
-                self.complete(now, &c, bytes, Mode::FirstContact, credential, authenticated)
+                self.complete(
+                    now,
+                    &c,
+                    bytes,
+                    Mode::FirstContact,
+                    credential,
+                    authenticated,
+                )
             }
             (State::AwaitResponse { responder, .. }, Datagram::ResponderDefer(c)) => {
                 let credential = X448PublicKey::from_bytes(c.credential.key)?;
@@ -539,6 +597,7 @@ impl Initiator {
             payload: Vec::new(),
             early_data: false,
             retransmit: Some(bytes.clone()),
+            rekey_owed: false,
         };
         self.transmits.push_back(Transmit {
             destination: self.peer,
@@ -550,65 +609,45 @@ impl Initiator {
     }
 
     /// Opens a ResponderComplete (Immediate) and derives the traffic secrets.
-    fn finish_immediate(
-        &mut self,
-        header: &[u8],
-        mz: Sealed<'_>,
-    ) -> Result<Session, HandshakeError> {
+    fn finish_immediate(&self, header: &[u8], mz: Sealed<'_>) -> Result<Session, HandshakeError> {
+        // Borrowed, not taken: a forged or damaged reply leaves the state as it was, so the
+        // genuine reply can still complete the handshake.
         let State::AwaitResponse {
             ck2,
             transcript,
             responder,
-        } = std::mem::replace(&mut self.state, State::Done)
+            static_dh,
+        } = &self.state
         else {
             return Err(HandshakeError::Unexpected {
                 message: "ResponderComplete",
-                state: "?",
+                state: self.state.name(),
             });
         };
-        let restore = |me: &mut Self, ck2, transcript, responder, e| {
-            me.state = State::AwaitResponse {
-                ck2,
-                transcript,
-                responder,
-            };
-            Err(e)
-        };
-        let p = self.cfg.provider.clone();
-        let p = &*p;
+        let p = &*self.cfg.provider;
         let ctx = *self.ephemeral_pub.as_bytes();
         let mut th = transcript.fork();
         // TH2 = H(TH1-state || ResponderComplete up to the mezzanine)
         th.absorb(header);
         let th2 = th.hash();
         // k_mz_r = E(ck2, "rud1 mz r2i" || TH2)
-        let k_mz_r = schedule::section_key(p, &ck2, LABEL_MZ_R2I, &th2)?;
-        let plain = match schedule::open_section(p, &k_mz_r, header, mz.0) {
-            Ok(v) => v,
-            // A forged or damaged reply: keep waiting for the genuine one.
-            Err(e) => return restore(self, ck2, transcript, responder, e.into()),
-        };
-        let rcm = match parse::all(&plain, ResponderCompleteMezzanine::decode) {
-            Ok(m) => m,
-            Err(e) => return restore(self, ck2, transcript, responder, e.into()),
-        };
-        let own_id = KeyId::of(p, &self.static_pub);
-        if rcm.initiator_key_id != own_id.0 {
-            return restore(
-                self,
-                ck2,
-                transcript,
-                responder,
-                HandshakeError::UnknownKeyId,
-            );
+        let k_mz_r = schedule::section_key(p, ck2, LABEL_MZ_R2I, &th2)?;
+        let plain = schedule::open_section(p, &k_mz_r, header, mz.0)?;
+        let rcm = parse::all(&plain, ResponderCompleteMezzanine::decode)?;
+        if rcm.initiator_key_id != KeyId::of(p, &self.static_pub).0 {
+            return Err(HandshakeError::UnknownKeyId);
         }
         let e_r = X448PublicKey::from_bytes(rcm.responder_ephemeral.key)?;
-        // TH3 = H(TH2-state || e_r); ck3 = X(X(ck2, ee), se); k_hs_r = E(ck3, "rud1 hs r2i" || TH3)
+        // TH3 = H(TH2-state || e_r); ck3 = X(X(ck2, ee), se) (tickets: X(ck2, ee));
+        // k_hs_r = E(ck3, "rud1 hs r2i" || TH3)
         th.absorb(e_r.as_bytes());
         let th3 = th.hash();
         let ee = self.ephemeral.diffie_hellman(p, &e_r)?;
-        let se = self.cfg.static_key.diffie_hellman(p, &e_r)?;
-        let ck3 = ck2.mix(p, &[ee.expose()]).mix(p, &[se.expose()]);
+        let mut ck3 = ck2.mix(p, &[ee.expose()]);
+        if *static_dh {
+            let se = self.cfg.static_key.diffie_hellman(p, &e_r)?;
+            ck3 = ck3.mix(p, &[se.expose()]);
+        }
         let k_hs_r = schedule::section_key(p, &ck3, LABEL_HS_R2I, &th3)?;
         let inner_plain = schedule::open_section(p, &k_hs_r, &[], rcm.inner.0)?;
         let inner = parse::all(&inner_plain, InnerSection::decode)?;
@@ -622,11 +661,11 @@ impl Initiator {
         secrets.log(&*self.cfg.keylog, &ctx);
         Ok(Session {
             role: Role::Initiator,
-            mode: Mode::Immediate,
+            mode: self.mode,
             peer: self.peer,
             secrets,
             initiator_credential: self.static_pub.clone(),
-            responder_credential: responder,
+            responder_credential: responder.clone(),
             responder_authenticated: true,
             context: ctx,
             first_stream: FirstStream {
@@ -638,6 +677,7 @@ impl Initiator {
             payload: inner.payload.to_vec(),
             early_data: rcm.early_data_accepted,
             retransmit: None,
+            rekey_owed: !*static_dh,
         })
     }
 }

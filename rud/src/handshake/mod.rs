@@ -20,6 +20,7 @@ mod initiator;
 mod responder;
 mod schedule;
 mod strike;
+pub mod ticket;
 
 use std::net::SocketAddr;
 
@@ -87,6 +88,9 @@ pub struct Session {
     /// The initiator's handshake datagram, kept so the connection layer can resend it
     /// byte-identical until the responder's first authenticated datagram arrives.
     pub retransmit: Option<Vec<u8>>,
+    /// A ticketed connection owes a forward-secrecy rekey with the host's device key before it
+    /// carries data that needs forward secrecy against compromise of the ticket key.
+    pub rekey_owed: bool,
 }
 
 /// Why a handshake failed or a datagram was refused. Detailed reasons stay local: what goes to

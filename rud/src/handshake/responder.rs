@@ -26,9 +26,9 @@ use crate::crypto::keylog::{KeyLog, labels};
 use crate::crypto::x448::{X448PublicKey, X448Secret};
 use crate::wire::{
     Challenge, CompleteMezzanine, Datagram, DecodeError, ErrorCode, ErrorMessage,
-    ExchangeMezzanine, ExtensionList, InitiatorComplete, InitiatorExchange, InnerSection,
-    MessageType, PROFILE_VERSION, PublicKey, ResponderComplete, ResponderCompleteMezzanine, Sealed,
-    StreamId, parse, validate,
+    ExchangeMezzanine, ExtensionList, ExtensionValue, InitiatorComplete, InitiatorExchange,
+    InnerSection, MessageType, PROFILE_VERSION, PublicKey, ResponderComplete,
+    ResponderCompleteMezzanine, Sealed, StreamId, parse, validate,
 };
 
 /// When to answer an Exchange with a challenge instead of completing it at once.
@@ -74,6 +74,10 @@ pub struct ResponderConfig {
     pub cookie_epoch: Duration,
     /// Accepted Complete ephemerals remembered (replay protection).
     pub replay_capacity: usize,
+    /// The service's ticket keys (shared by its hosts), if this host issues or accepts tickets.
+    pub ticket_keys: Option<super::ticket::TicketKeys>,
+    /// This host's identifier: tickets are accepted only when they name it.
+    pub host_id: Vec<u8>,
 }
 
 impl ResponderConfig {
@@ -88,6 +92,8 @@ impl ResponderConfig {
             strike_capacity: 100_000,
             cookie_epoch: Duration::from_secs(30),
             replay_capacity: 100_000,
+            ticket_keys: None,
+            host_id: Vec::new(),
         }
     }
 }
@@ -123,6 +129,25 @@ pub enum ResponderOutcome {
     Dropped(DropReason),
 }
 
+/// The inputs `Responder::accept` shares between Immediate and ticketed Exchanges.
+struct Accept<'m, 'a> {
+    now: Duration,
+    from: SocketAddr,
+    mode: Mode,
+    reply_sid: StreamId<'a>,
+    e_i: X448PublicKey,
+    s_i: X448PublicKey,
+    responder: X448PublicKey,
+    mz: &'m ExchangeMezzanine<'a>,
+    /// The transcript after TH1.
+    th: Transcript,
+    ck2: ChainingKey,
+    k_mz: crate::crypto::SecretBytes<32>,
+    /// Whether se is mixed (Immediate) or not (tickets: the host has no share in S_r).
+    static_dh: bool,
+    ticket: Option<[u8; 16]>,
+}
+
 struct Key {
     secret: X448Secret,
     public: X448PublicKey,
@@ -138,6 +163,7 @@ pub struct Responder {
     strike: StrikeRegister,
     /// Initiator ephemerals of accepted Completes, with their expiry.
     accepted: HashMap<[u8; 56], Duration>,
+    redeemed: super::ticket::RedeemedTickets,
     established: (u64, u64),
 }
 
@@ -178,6 +204,7 @@ impl Responder {
             keys,
             ephemerals: HashMap::new(),
             accepted: HashMap::new(),
+            redeemed: super::ticket::RedeemedTickets::new(cfg.replay_capacity),
             established: (0, 0),
             cfg,
         })
@@ -186,7 +213,34 @@ impl Responder {
     /// Entries the responder holds for particular initiators (strike register and accepted
     /// Completes). Challenges and Defers never add to it.
     pub fn per_initiator_state(&self) -> usize {
-        self.strike.len() + self.accepted.len()
+        self.strike.len() + self.accepted.len() + self.redeemed.len()
+    }
+
+    /// Seals a ticket for the initiator of `session`, valid on host `host_id` until
+    /// `now + lifetime` (docs/SPEC.md section 7.10).
+    pub fn issue_ticket(
+        &self,
+        session: &Session,
+        now: Duration,
+        lifetime: Duration,
+        host_id: &[u8],
+        rng: &mut dyn Entropy,
+    ) -> Result<Vec<u8>, HandshakeError> {
+        let keys = self
+            .cfg
+            .ticket_keys
+            .as_ref()
+            .ok_or(HandshakeError::UnknownKeyId)?;
+        super::ticket::seal(
+            &*self.cfg.provider,
+            keys,
+            rng,
+            &session.secrets,
+            &session.initiator_credential,
+            &session.responder_credential,
+            host_id,
+            (now + lifetime).as_secs(),
+        )
     }
 
     /// The presented credential (the first key).
@@ -320,8 +374,11 @@ impl Responder {
             // First Contact: the initiator has no ephemeral yet; 56 zero octets stand in.
             None => (Mode::FirstContact, [0u8; 56]),
         };
-        let mut payload: &[u8] =
-            if mode == Mode::FirstContact { &self.cfg.hello_payload } else { &[] };
+        let mut payload: &[u8] = if mode == Mode::FirstContact {
+            &self.cfg.hello_payload
+        } else {
+            &[]
+        };
         //= docs/SPEC.md#amplification-3x
         //# Every response to an initiator connection datagram MUST be at most three times the
         //# size of that datagram.
@@ -366,7 +423,10 @@ impl Responder {
         jar.copy_from_slice(&mac);
         rest.copy_from_slice(&offer);
         let bytes = build(&cookie)?;
-        Ok(ResponderOutcome::Reply(Transmit { destination: from, bytes }))
+        Ok(ResponderOutcome::Reply(Transmit {
+            destination: from,
+            bytes,
+        }))
     }
 
     fn key_by_id(&self, id: &[u8]) -> Result<&Key, HandshakeError> {
@@ -384,12 +444,12 @@ impl Responder {
         bytes: &[u8],
         rng: &mut dyn Entropy,
     ) -> Result<ResponderOutcome, HandshakeError> {
+        if x.responder_key_id.is_empty() {
+            return self.ticket_exchange(now, from, x, bytes, rng);
+        }
         // Cheap checks first: key id, point validity; no X448 before they pass.
-        let key_index = self
-            .keys
-            .iter()
-            .position(|k| k.id.0 == x.responder_key_id)
-            .ok_or(HandshakeError::UnknownKeyId)?;
+        let key = self.key_by_id(x.responder_key_id)?;
+        let (secret, public) = (key.secret.clone(), key.public.clone());
         let e_i = X448PublicKey::from_bytes(x.initiator_ephemeral.key)?;
         let load = ResponderLoad {
             established_this_epoch: self.established.1,
@@ -412,15 +472,12 @@ impl Responder {
         }
         let p = self.cfg.provider.clone();
         let p = &*p;
-        let key = &self.keys[key_index.min(self.keys.len() - 1)];
         let header = bytes.split_at(bytes.len() - x.mezzanine.0.len()).0;
-        let ctx = *e_i.as_bytes();
-
-        let mut th = Transcript::start(p, Mode::Immediate, key.public.as_bytes());
+        let mut th = Transcript::start(p, Mode::Immediate, public.as_bytes());
         th.absorb(header);
         let th0 = th.hash();
         // es = X448(s_r, e_i); ck1 = X(ck0, es); k_mz = E(ck1, "rud1 mz i2r" || TH0)
-        let es = key.secret.diffie_hellman(p, &e_i)?;
+        let es = secret.diffie_hellman(p, &e_i)?;
         let ck1 = ChainingKey::initial(p, schedule::PROTOCOL_NAME).mix(p, &[es.expose()]);
         let k_mz = schedule::section_key(p, &ck1, LABEL_MZ_I2R, &th0)?;
         let plain = schedule::open_section(p, &k_mz, header, x.mezzanine.0)?;
@@ -428,9 +485,125 @@ impl Responder {
         let s_i = X448PublicKey::from_bytes(mz.credential.key)?;
         // TH1 = H(TH0-state || S_i); ss = X448(s_r, S_i); ck2 = X(ck1, ss)
         th.absorb(s_i.as_bytes());
-        let th1 = th.hash();
-        let ss = key.secret.diffie_hellman(p, &s_i)?;
+        let ss = secret.diffie_hellman(p, &s_i)?;
         let ck2 = ck1.mix(p, &[ss.expose()]);
+        self.accept(
+            Accept {
+                now,
+                from,
+                mode: Mode::Immediate,
+                reply_sid: x.initiator_stream_id,
+                e_i,
+                s_i,
+                responder: public,
+                mz: &mz,
+                th,
+                ck2,
+                k_mz,
+                static_dh: true,
+                ticket: None,
+            },
+            rng,
+        )
+    }
+
+    /// An Exchange that presents a ticket (docs/SPEC.md section 7.10) instead of a key id.
+    fn ticket_exchange(
+        &mut self,
+        now: Duration,
+        from: SocketAddr,
+        x: &InitiatorExchange<'_>,
+        bytes: &[u8],
+        rng: &mut dyn Entropy,
+    ) -> Result<ResponderOutcome, HandshakeError> {
+        let keys = self
+            .cfg
+            .ticket_keys
+            .as_ref()
+            .ok_or(HandshakeError::UnknownKeyId)?;
+        let ticket = x
+            .extensions
+            .iter()
+            .find_map(|e| match e.parse_value() {
+                Ok(ExtensionValue::Ticket { ticket, .. }) => Some(ticket),
+                _ => None,
+            })
+            .ok_or(HandshakeError::UnknownKeyId)?;
+        let p = self.cfg.provider.clone();
+        let p = &*p;
+        // Symmetric checks only, before any X448: the ticket opens, is live and names this host.
+        let t = super::ticket::open(p, keys, ticket)?;
+        if t.expiry_s < now.as_secs() || t.host_id != self.cfg.host_id {
+            return Err(HandshakeError::Crypto(
+                crate::crypto::CryptoError::AuthenticationFailed,
+            ));
+        }
+        let e_i = X448PublicKey::from_bytes(x.initiator_ephemeral.key)?;
+        let header = bytes.split_at(bytes.len() - x.mezzanine.0.len()).0;
+        let mut th = Transcript::start(p, Mode::Ticket, t.issuer.as_bytes());
+        th.absorb(header);
+        let th0 = th.hash();
+        // ck1 = X(ck0, psk); k_mz = E(ck1, "rud1 mz i2r" || TH0)
+        let ck1 = ChainingKey::initial(p, schedule::PROTOCOL_NAME).mix(p, &[t.psk.expose()]);
+        let k_mz = schedule::section_key(p, &ck1, LABEL_MZ_I2R, &th0)?;
+        let plain = schedule::open_section(p, &k_mz, header, x.mezzanine.0)?;
+        let mz = parse::all(&plain, ExchangeMezzanine::decode)?;
+        let s_i = X448PublicKey::from_bytes(mz.credential.key)?;
+        if s_i != t.initiator {
+            return Err(HandshakeError::WrongResponderKey);
+        }
+        if !self.redeemed.redeem(now, &t.id, t.expiry_s) {
+            return Err(HandshakeError::Crypto(
+                crate::crypto::CryptoError::AuthenticationFailed,
+            ));
+        }
+        th.absorb(s_i.as_bytes());
+        self.accept(
+            Accept {
+                now,
+                from,
+                mode: Mode::Ticket,
+                reply_sid: x.initiator_stream_id,
+                e_i,
+                s_i,
+                responder: t.issuer,
+                mz: &mz,
+                th,
+                ck2: ck1,
+                k_mz,
+                static_dh: false,
+                ticket: Some(t.id),
+            },
+            rng,
+        )
+    }
+
+    /// The second half of an Immediate or ticketed Exchange: early data, the responder's fresh
+    /// ephemeral, the ResponderComplete, the session.
+    fn accept(
+        &mut self,
+        a: Accept<'_, '_>,
+        rng: &mut dyn Entropy,
+    ) -> Result<ResponderOutcome, HandshakeError> {
+        let p = self.cfg.provider.clone();
+        let p = &*p;
+        let Accept {
+            now,
+            from,
+            mode,
+            reply_sid,
+            e_i,
+            s_i,
+            responder,
+            mz,
+            mut th,
+            ck2,
+            k_mz,
+            static_dh,
+            ticket,
+        } = a;
+        let ctx = *e_i.as_bytes();
+        let th1 = th.hash();
         if mz.early.0.is_empty() {
             return Err(HandshakeError::StreamCreation(
                 "an Exchange must create a stream",
@@ -452,7 +625,7 @@ impl Responder {
         let mut rsid = [0u8; SHORT_ID];
         rng.fill(&mut rsid);
         let rc_header = header_only(&Datagram::ResponderComplete(ResponderComplete {
-            stream_id: x.initiator_stream_id,
+            stream_id: reply_sid,
             extensions: ExtensionList::default(),
             mezzanine: Sealed(&[0; 16]),
         }))?;
@@ -460,12 +633,16 @@ impl Responder {
         th.absorb(&rc_header);
         let th2 = th.hash();
         let k_mz_r = schedule::section_key(p, &ck2, LABEL_MZ_R2I, &th2)?;
-        // TH3 = H(TH2-state || e_r); ck3 = X(X(ck2, ee), se); k_hs_r = E(ck3, "rud1 hs r2i" || TH3)
+        // TH3 = H(TH2-state || e_r); ck3 = X(X(ck2, ee), se) (tickets: X(ck2, ee));
+        // k_hs_r = E(ck3, "rud1 hs r2i" || TH3)
         th.absorb(e_r_pub.as_bytes());
         let th3 = th.hash();
         let ee = e_r.diffie_hellman(p, &e_i)?;
-        let se = e_r.diffie_hellman(p, &s_i)?;
-        let ck3 = ck2.mix(p, &[ee.expose()]).mix(p, &[se.expose()]);
+        let mut ck3 = ck2.mix(p, &[ee.expose()]);
+        if static_dh {
+            let se = e_r.diffie_hellman(p, &s_i)?;
+            ck3 = ck3.mix(p, &[se.expose()]);
+        }
         let k_hs_r = schedule::section_key(p, &ck3, LABEL_HS_R2I, &th3)?;
         let secrets = TrafficSecrets::derive(p, &ck3, &th3)?;
 
@@ -504,11 +681,11 @@ impl Responder {
         self.established.1 += 1;
         let session = Session {
             role: Role::Responder,
-            mode: Mode::Immediate,
+            mode,
             peer: from,
             secrets,
             initiator_credential: s_i,
-            responder_credential: key.public.clone(),
+            responder_credential: responder,
             responder_authenticated: true,
             context: ctx,
             first_stream: FirstStream {
@@ -524,6 +701,9 @@ impl Responder {
             },
             early_data: accepted,
             retransmit: Some(reply.clone()),
+            //= docs/SPEC.md#ticket-rekey-owed
+            //# A ticketed connection MUST be marked as owing a forward-secrecy rekey.
+            rekey_owed: ticket.is_some(),
         };
         Ok(ResponderOutcome::Established {
             session: Box::new(session),
@@ -562,7 +742,10 @@ impl Responder {
         let (mac, offer) = split_cookie(c.cookie)?;
         let address = CookieAddress::socket(from);
         let mut mode = None;
-        for (m, eph) in [(Mode::Deferred, *e_i.as_bytes()), (Mode::FirstContact, [0u8; 56])] {
+        for (m, eph) in [
+            (Mode::Deferred, *e_i.as_bytes()),
+            (Mode::FirstContact, [0u8; 56]),
+        ] {
             let th = self.offer_hash(m, c.stream_id.0, key, e_r, offer);
             let input = CookieInput {
                 mode: m as u8,
@@ -646,6 +829,7 @@ impl Responder {
             payload: inner.payload.to_vec(),
             early_data: false,
             retransmit: None,
+            rekey_owed: false,
         };
         Ok(ResponderOutcome::Established {
             session: Box::new(session),
@@ -666,7 +850,10 @@ pub(super) fn offer_transcript(
 ) -> Result<[u8; 32], HandshakeError> {
     let d = Datagram::decode(reply)?;
     let (Datagram::ResponderChallenge(c) | Datagram::ResponderDefer(c)) = &d else {
-        return Err(HandshakeError::Unexpected { message: "reply", state: "offer" });
+        return Err(HandshakeError::Unexpected {
+            message: "reply",
+            state: "offer",
+        });
     };
     let start = crate::wire::parse::offset_in(reply, c.cookie);
     let (before, rest) = reply.split_at(start.min(reply.len()));

@@ -25,6 +25,8 @@ pub enum Mode {
     FirstContact = 1,
     Immediate = 2,
     Deferred = 3,
+    /// An Exchange presenting a ticket (docs/SPEC.md section 7.10).
+    Ticket = 4,
 }
 
 impl Mode {
@@ -33,6 +35,7 @@ impl Mode {
             Mode::FirstContact => "first-contact",
             Mode::Immediate => "immediate",
             Mode::Deferred => "deferred",
+            Mode::Ticket => "ticket",
         }
     }
 }
