@@ -17,12 +17,14 @@
 //! - [`stream_key`] and [`datagram_key`]: one HKDF per stream, one AES-based PRF per datagram.
 //! - [`cookie`]: the stateless challenge cookie used by the Deferred handshake.
 //! - [`one_time_id`]: one-time stream identifiers (one AES block each).
+//! - [`keylog`]: key log sinks and the key log parser.
 
 pub mod aead;
 pub mod cookie;
 pub mod datagram_key;
 mod error;
 pub mod hkdf;
+pub mod keylog;
 pub mod one_time_id;
 pub mod provider;
 pub mod seal_audit;
