@@ -18,12 +18,14 @@
 //! - [`cookie`]: the stateless challenge cookie used by the Deferred handshake.
 //! - [`one_time_id`]: one-time stream identifiers (one AES block each).
 //! - [`keylog`]: key log sinks and the key log parser.
+//! - [`keyfile`]: X448 key files (PEM PKCS#8, SubjectPublicKeyInfo, raw hex) and key ids.
 
 pub mod aead;
 pub mod cookie;
 pub mod datagram_key;
 mod error;
 pub mod hkdf;
+pub mod keyfile;
 pub mod keylog;
 pub mod one_time_id;
 pub mod provider;
