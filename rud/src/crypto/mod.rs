@@ -15,11 +15,19 @@
 //! - [`hkdf`]: HKDF-SHA-512 (and HKDF-SHA-256) wrappers for the key schedule.
 //! - [`aead`]: AES-256-GCM seal/open on caller buffers.
 //! - [`stream_key`] and [`datagram_key`]: one HKDF per stream, one AES-based PRF per datagram.
+//! - [`cookie`]: the stateless challenge cookie used by the Deferred handshake.
+//! - [`one_time_id`]: one-time stream identifiers (one AES block each).
+//! - [`keylog`]: key log sinks and the key log parser.
+//! - [`keyfile`]: X448 key files (PEM PKCS#8, SubjectPublicKeyInfo, raw hex) and key ids.
 
 pub mod aead;
+pub mod cookie;
 pub mod datagram_key;
 mod error;
 pub mod hkdf;
+pub mod keyfile;
+pub mod keylog;
+pub mod one_time_id;
 pub mod provider;
 pub mod seal_audit;
 mod secret;

@@ -142,6 +142,10 @@ pub fn default_provider() -> Arc<dyn CryptoProvider> {
     Arc::new(RustCryptoProvider)
 }
 
+/// AES-256-GCM over the encryption-only AES key schedule: GCM never runs AES backwards, and a
+/// per-datagram key pays for every round key it expands (and wipes).
+type Gcm = aes_gcm::AesGcm<aes::Aes256Enc, aes_gcm::aead::consts::U12>;
+
 struct RcSha512(sha2::Sha512);
 
 impl fmt::Debug for RcSha512 {
@@ -243,7 +247,7 @@ impl CryptoProvider for RustCryptoProvider {
         aad: &[u8],
         in_out: &mut [u8],
     ) -> Result<[u8; 16], CryptoError> {
-        let cipher = aes_gcm::Aes256Gcm::new(key.into());
+        let cipher = Gcm::new(key.into());
         let tag = cipher
             .encrypt_inout_detached(nonce.into(), aad, in_out.into())
             .map_err(|_| CryptoError::AuthenticationFailed)?;
@@ -258,7 +262,7 @@ impl CryptoProvider for RustCryptoProvider {
         in_out: &mut [u8],
         tag: &[u8; 16],
     ) -> Result<(), CryptoError> {
-        let cipher = aes_gcm::Aes256Gcm::new(key.into());
+        let cipher = Gcm::new(key.into());
         cipher
             .decrypt_inout_detached(nonce.into(), aad, in_out.into(), tag.into())
             .map_err(|_| CryptoError::AuthenticationFailed)
