@@ -18,7 +18,6 @@ use crate::crypto::keyfile::KeyId;
 use crate::crypto::keylog::{KeyLog, labels};
 use crate::crypto::x448::{X448PublicKey, X448Secret};
 use crate::crypto::{CryptoProvider, SecretBytes};
-use crate::wire::limits::MIN_INITIATOR_DATAGRAM;
 use crate::wire::samples::pad_to_min;
 use crate::wire::{
     CONNECTION_STREAM_ID, Challenge, CompleteMezzanine, Datagram, ErrorCode, ExchangeMezzanine,
@@ -307,12 +306,16 @@ impl Initiator {
             early: Sealed(&early),
             padding: 0,
         };
-        mz.padding =
-            MIN_INITIATOR_DATAGRAM.saturating_sub(header_bytes.len() + mz.encoded_len() + 16);
-        let mut mz_plain = Vec::new();
-        mz.encode(&mut mz_plain)?;
-        let mut bytes = header_bytes.clone();
-        schedule::seal_section(p, &k_mz, &header_bytes, &mz_plain, &mut bytes)?;
+        let bytes = schedule::seal_padded_mezzanine(
+            p,
+            &k_mz,
+            &header_bytes,
+            mz.encoded_len(),
+            |pad, out| {
+                mz.padding = pad;
+                mz.encode(out)
+            },
+        )?;
         self.state = State::AwaitResponse {
             ck2,
             transcript: th,
@@ -555,13 +558,15 @@ impl Initiator {
         let k_hs = schedule::section_key(p, &ck3, LABEL_HS_I2R, &th1)?;
         // ms = ck3; traffic secrets from TH1
         let secrets = TrafficSecrets::derive(p, &ck3, &th1)?;
-        self.cfg
-            .keylog
-            .log(labels::MEZZANINE_I2R, &ctx, k_mz.expose());
-        self.cfg
-            .keylog
-            .log(labels::HANDSHAKE_I2R, &ctx, k_hs.expose());
-        secrets.log(&*self.cfg.keylog, &ctx);
+        schedule::log_keys(
+            &*self.cfg.keylog,
+            &ctx,
+            &[
+                (labels::MEZZANINE_I2R, &k_mz),
+                (labels::HANDSHAKE_I2R, &k_hs),
+            ],
+            &secrets,
+        );
 
         let inner_plain = self.inner_plaintext()?;
         let mut inner = Vec::new();
@@ -572,12 +577,16 @@ impl Initiator {
             inner: Sealed(&inner),
             padding: 0,
         };
-        mz.padding =
-            MIN_INITIATOR_DATAGRAM.saturating_sub(header_bytes.len() + mz.encoded_len() + 16);
-        let mut mz_plain = Vec::new();
-        mz.encode(&mut mz_plain)?;
-        let mut bytes = header_bytes.clone();
-        schedule::seal_section(p, &k_mz, &header_bytes, &mz_plain, &mut bytes)?;
+        let bytes = schedule::seal_padded_mezzanine(
+            p,
+            &k_mz,
+            &header_bytes,
+            mz.encoded_len(),
+            |pad, out| {
+                mz.padding = pad;
+                mz.encode(out)
+            },
+        )?;
 
         let session = Session {
             role: Role::Initiator,
@@ -652,13 +661,15 @@ impl Initiator {
         let inner_plain = schedule::open_section(p, &k_hs_r, &[], rcm.inner.0)?;
         let inner = parse::all(&inner_plain, InnerSection::decode)?;
         let secrets = TrafficSecrets::derive(p, &ck3, &th3)?;
-        self.cfg
-            .keylog
-            .log(labels::MEZZANINE_R2I, &ctx, k_mz_r.expose());
-        self.cfg
-            .keylog
-            .log(labels::HANDSHAKE_R2I, &ctx, k_hs_r.expose());
-        secrets.log(&*self.cfg.keylog, &ctx);
+        schedule::log_keys(
+            &*self.cfg.keylog,
+            &ctx,
+            &[
+                (labels::MEZZANINE_R2I, &k_mz_r),
+                (labels::HANDSHAKE_R2I, &k_hs_r),
+            ],
+            &secrets,
+        );
         Ok(Session {
             role: Role::Initiator,
             mode: self.mode,

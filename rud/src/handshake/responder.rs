@@ -669,15 +669,17 @@ impl Responder {
         let mut reply = rc_header.clone();
         schedule::seal_section(p, &k_mz_r, &rc_header, &rcm_plain, &mut reply)?;
 
-        for (label, secret) in [
-            (labels::MEZZANINE_I2R, k_mz.expose().as_slice()),
-            (labels::EARLY_I2R, k_early.expose().as_slice()),
-            (labels::MEZZANINE_R2I, k_mz_r.expose().as_slice()),
-            (labels::HANDSHAKE_R2I, k_hs_r.expose().as_slice()),
-        ] {
-            self.cfg.keylog.log(label, &ctx, secret);
-        }
-        secrets.log(&*self.cfg.keylog, &ctx);
+        schedule::log_keys(
+            &*self.cfg.keylog,
+            &ctx,
+            &[
+                (labels::MEZZANINE_I2R, &k_mz),
+                (labels::EARLY_I2R, &k_early),
+                (labels::MEZZANINE_R2I, &k_mz_r),
+                (labels::HANDSHAKE_R2I, &k_hs_r),
+            ],
+            &secrets,
+        );
         self.established.1 += 1;
         let session = Session {
             role: Role::Responder,
@@ -800,13 +802,15 @@ impl Responder {
         let inner = parse::all(&inner_plain, InnerSection::decode)?;
         let (initiator_sid, service, transactional) = first_stream_of(&inner, &inner_plain)?;
         let secrets = TrafficSecrets::derive(p, &ck3, &th1)?;
-        self.cfg
-            .keylog
-            .log(labels::MEZZANINE_I2R, &ctx, k_mz.expose());
-        self.cfg
-            .keylog
-            .log(labels::HANDSHAKE_I2R, &ctx, k_hs.expose());
-        secrets.log(&*self.cfg.keylog, &ctx);
+        schedule::log_keys(
+            &*self.cfg.keylog,
+            &ctx,
+            &[
+                (labels::MEZZANINE_I2R, &k_mz),
+                (labels::HANDSHAKE_I2R, &k_hs),
+            ],
+            &secrets,
+        );
         let keep = self.cfg.cookie_epoch.saturating_mul(2);
         let responder_credential = key.public.clone();
         self.accepted.insert(*e_i.as_bytes(), now + keep);

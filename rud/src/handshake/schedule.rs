@@ -160,3 +160,35 @@ pub fn open_section(
     p.aes256_gcm_open(key.expose(), &ZERO_NONCE, aad, &mut buf, &tag)?;
     Ok(buf)
 }
+
+/// Key log lines for a set of handshake section keys and the traffic secrets that follow.
+pub fn log_keys(
+    log: &dyn KeyLog,
+    context: &[u8],
+    sections: &[(&str, &SecretBytes<32>)],
+    secrets: &TrafficSecrets,
+) {
+    for (label, key) in sections {
+        log.log(label, context, key.expose());
+    }
+    secrets.log(log, context);
+}
+
+/// Seals an initiator's mezzanine after `header`, padding its plaintext so the datagram is at
+/// least 1200 octets. `encode(padding, out)` writes the plaintext with that much padding;
+/// `unpadded` is its length without padding.
+pub fn seal_padded_mezzanine(
+    p: &dyn CryptoProvider,
+    k_mz: &SecretBytes<32>,
+    header: &[u8],
+    unpadded: usize,
+    encode: impl FnOnce(usize, &mut Vec<u8>) -> Result<(), crate::wire::EncodeError>,
+) -> Result<Vec<u8>, super::HandshakeError> {
+    let padding = crate::wire::limits::MIN_INITIATOR_DATAGRAM
+        .saturating_sub(header.len() + unpadded + crate::wire::limits::TAG_LEN);
+    let mut plain = Vec::new();
+    encode(padding, &mut plain)?;
+    let mut bytes = header.to_vec();
+    seal_section(p, k_mz, header, &plain, &mut bytes)?;
+    Ok(bytes)
+}
