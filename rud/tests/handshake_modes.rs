@@ -259,14 +259,14 @@ fn ticket_opens_a_connection_to_another_host_once() {
 
     let b_addr = addr("198.51.100.8:21077");
     let t1 = T0 + Duration::from_secs(5);
-    let issuer = i_session.responder_credential.clone();
+    let issuer = i_session.responder_credential;
     let mut tini = Initiator::with_ticket(
         cfg.clone(),
         &mut p.rng,
         t1,
         b_addr,
         &ticket,
-        issuer.clone(),
+        issuer,
         psk.clone(),
         b"via ticket",
     )

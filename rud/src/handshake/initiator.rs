@@ -207,10 +207,7 @@ impl Initiator {
         peer: SocketAddr,
         request: &[u8],
     ) -> Result<Self, HandshakeError> {
-        let responder = cfg
-            .responder_key
-            .clone()
-            .ok_or(HandshakeError::NeedResponderKey)?;
+        let responder = cfg.responder_key.ok_or(HandshakeError::NeedResponderKey)?;
         let me = Self::new(cfg, rng, Mode::Immediate, peer, request);
         me.exchange(now, responder, None)
     }
@@ -445,7 +442,7 @@ impl Initiator {
                     return self.fail(HandshakeError::WrongResponderKey);
                 }
                 self.events.push_back(InitiatorEvent::Challenge {
-                    credential: credential.clone(),
+                    credential,
                     payload: c.payload.to_vec(),
                 });
                 let authenticated = self.cfg.responder_key.is_some();
@@ -593,7 +590,7 @@ impl Initiator {
             mode,
             peer: self.peer,
             secrets,
-            initiator_credential: self.static_pub.clone(),
+            initiator_credential: self.static_pub,
             responder_credential: responder,
             responder_authenticated: authenticated,
             context: ctx,
@@ -675,8 +672,8 @@ impl Initiator {
             mode: self.mode,
             peer: self.peer,
             secrets,
-            initiator_credential: self.static_pub.clone(),
-            responder_credential: responder.clone(),
+            initiator_credential: self.static_pub,
+            responder_credential: *responder,
             responder_authenticated: true,
             context: ctx,
             first_stream: FirstStream {

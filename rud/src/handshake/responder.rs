@@ -324,7 +324,6 @@ impl Responder {
                 (s, public)
             })
             .1
-            .clone()
     }
 
     /// The cookie's transcript input: what the responder offered, which it can recompute when
@@ -449,7 +448,7 @@ impl Responder {
         }
         // Cheap checks first: key id, point validity; no X448 before they pass.
         let key = self.key_by_id(x.responder_key_id)?;
-        let (secret, public) = (key.secret.clone(), key.public.clone());
+        let (secret, public) = (key.secret.clone(), key.public);
         let e_i = X448PublicKey::from_bytes(x.initiator_ephemeral.key)?;
         let load = ResponderLoad {
             established_this_epoch: self.established.1,
@@ -812,7 +811,7 @@ impl Responder {
             &secrets,
         );
         let keep = self.cfg.cookie_epoch.saturating_mul(2);
-        let responder_credential = key.public.clone();
+        let responder_credential = key.public;
         self.accepted.insert(*e_i.as_bytes(), now + keep);
         self.established.1 += 1;
         let session = Session {

@@ -41,7 +41,7 @@ impl StrikeRegister {
     pub fn check(&mut self, now: Duration, ephemeral: &[u8; 56], timestamp_s: u64) -> EarlyVerdict {
         let keep = self.window.saturating_mul(2);
         let ts = Duration::from_secs(timestamp_s);
-        let skew = if ts > now { ts - now } else { now - ts };
+        let skew = ts.abs_diff(now);
         if skew > self.window {
             return EarlyVerdict::OutsideWindow;
         }
