@@ -274,10 +274,18 @@ impl Responder {
         if let Some(v) = violations.iter().find(|v| v.rule != "version") {
             return ResponderOutcome::Dropped(DropReason::Invalid(v.rule));
         }
+        // Replies go to the identifier the initiator issued (the Complete names only the
+        // responder's, so an Error to a Complete goes there).
+        //= docs/SPEC.md#connection-stream-id
+        //# Replies carry the identifier the initiator issued in them.
+        let reply_sid = match &d {
+            Datagram::InitiatorHello(h) => h.initiator_stream_id,
+            Datagram::InitiatorExchange(x) => x.initiator_stream_id,
+            _ => d.stream_id(),
+        };
         if !violations.is_empty() {
             // Version mismatch: say which versions we speak (small, well under 3x).
-            let sid = d.stream_id();
-            return match version_mismatch(from, sid) {
+            return match version_mismatch(from, reply_sid) {
                 Ok(t) => ResponderOutcome::Reply(t),
                 Err(_) => ResponderOutcome::Dropped(DropReason::Invalid("version")),
             };
@@ -297,7 +305,7 @@ impl Responder {
                 //= docs/SPEC.md#handshake-failure-opaque
                 //# A responder MUST answer every failed Exchange or Complete with the same
                 //# ResponderError HandshakeFailed, or with nothing.
-                let reply = error_reply(from, d.stream_id(), ErrorCode::HANDSHAKE_FAILED).ok();
+                let reply = error_reply(from, reply_sid, ErrorCode::HANDSHAKE_FAILED).ok();
                 ResponderOutcome::Refused { reason, reply }
             }
         }
