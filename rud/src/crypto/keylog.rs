@@ -224,6 +224,8 @@ impl FileKeyLog {
     ///
     /// # Errors
     /// A [`KeyLogError`] saying why the file was refused.
+    //= docs/SPEC.md#keylog-file-safe
+    //# A key log MUST be created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600, or appended to only when it is a 0600 regular file owned by the user.
     pub fn open(path: &Path) -> Result<Self, KeyLogError> {
         let file = open_secure(path)?;
         Ok(Self {

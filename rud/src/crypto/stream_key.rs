@@ -66,6 +66,8 @@ impl fmt::Debug for TrafficSecret {
 ///
 /// # Errors
 /// None in practice (32 bytes is far below the HKDF limit); the provider's error is passed on.
+//= docs/SPEC.md#stream-key
+//# Each stream key MUST be derived once per stream and generation: sk = E(ts_dir, "rud1 stream" || be64(g), 32).
 pub fn stream_key_bytes(
     provider: &dyn CryptoProvider,
     ts: &TrafficSecret,

@@ -55,6 +55,8 @@ fn below_p(u: &[u8; 56]) -> bool {
 /// # Errors
 /// [`CryptoError::PublicKeyLength`], [`CryptoError::NonCanonicalPublicKey`] or
 /// [`CryptoError::LowOrderPublicKey`].
+//= docs/SPEC.md#x448-point-checks
+//# Before any scalar multiplication a receiver MUST reject a public key that is not 56 octets, u >= p, or u in {0, 1, p-1}.
 pub fn validate_public_key(bytes: &[u8]) -> Result<[u8; 56], CryptoError> {
     let u: [u8; 56] = bytes
         .try_into()
@@ -155,6 +157,8 @@ impl X448Secret {
     ///
     /// # Errors
     /// [`CryptoError::ZeroSharedSecret`].
+    //= docs/SPEC.md#zero-shared-secret
+    //# A party MUST abort when an X448 output is all zero.
     pub fn diffie_hellman(
         &self,
         provider: &dyn CryptoProvider,
