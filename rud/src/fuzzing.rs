@@ -43,6 +43,8 @@ pub type EntryPoint = fn(&[u8]);
 /// Every byte-input entry point, by fuzz target name (`fuzz/fuzz_targets/<name>.rs`). The corpus
 /// replay test looks targets up here; `vector_loader` lives in the fuzz crate (it needs
 /// rud-conform, which depends on this crate).
+pub mod handshake;
+
 pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("decode_datagram", decode_datagram),
     ("decode_data_plaintext", decode_data_plaintext),
@@ -55,6 +57,7 @@ pub const TARGETS: &[(&str, EntryPoint)] = &[
     ),
     ("decode_extension_list", decode_extension_list),
     ("roundtrip_structured", roundtrip_structured),
+    ("handshake", handshake::handshake),
 ];
 
 pub fn decode_datagram(data: &[u8]) {

@@ -170,6 +170,12 @@ fn seeds() -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
             s.bytes,
         );
     }
+    // The handshake target reads its input as a sequence of operations: deterministic filler
+    // of a few lengths gives libFuzzer varied starting points.
+    for i in 0..8usize {
+        let bytes = samples::filler(&format!("handshake ops {i}"), 48 + 40 * i);
+        add("handshake".into(), format!("sample-ops-{i}"), bytes);
+    }
     let files = vectors::files_below(&root().join("vectors")).expect("vectors directory");
     for path in files {
         let file = vectors::load(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -25,6 +25,8 @@ pub mod cookie;
 pub mod datagram_key;
 mod error;
 pub mod hkdf;
+#[cfg(feature = "insecure-fuzz-crypto")]
+pub mod insecure;
 pub mod keyfile;
 pub mod keylog;
 pub mod one_time_id;

@@ -1,0 +1,74 @@
+//! A deliberately insecure provider, compiled only with the `insecure-fuzz-crypto` feature, so
+//! that fuzzers get past the AEAD and the key agreement and reach the state machines behind
+//! them (as rustls' fuzzing provider does). NEVER use it for anything else: "X448" is an XOR,
+//! and "AES-GCM" leaves the plaintext as it is and accepts any tag.
+use super::CryptoError;
+use super::provider::{Aes256BlockKey, CryptoProvider, RustCryptoProvider, Sha512Hasher};
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InsecureFuzzProvider;
+
+impl CryptoProvider for InsecureFuzzProvider {
+    fn name(&self) -> &'static str {
+        "insecure-fuzz"
+    }
+
+    /// The "public key" is the secret itself, so `x448(a, pub(b)) == x448(b, pub(a))`.
+    fn x448_public_key(&self, secret: &[u8; 56], out: &mut [u8; 56]) {
+        *out = *secret;
+    }
+
+    fn x448(&self, secret: &[u8; 56], public: &[u8; 56], out: &mut [u8; 56]) {
+        for ((o, s), p) in out.iter_mut().zip(secret).zip(public) {
+            *o = s ^ p;
+        }
+        // Never all zero (a == b), which the protocol would refuse.
+        out[0] |= 1;
+    }
+
+    fn sha512(&self) -> Box<dyn Sha512Hasher> {
+        RustCryptoProvider.sha512()
+    }
+
+    fn hkdf_sha512_extract(&self, salt: &[u8], ikm: &[&[u8]], prk: &mut [u8; 64]) {
+        RustCryptoProvider.hkdf_sha512_extract(salt, ikm, prk);
+    }
+
+    fn hkdf_sha512_expand(
+        &self,
+        prk: &[u8; 64],
+        info: &[&[u8]],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        RustCryptoProvider.hkdf_sha512_expand(prk, info, okm)
+    }
+
+    fn hmac_sha256(&self, key: &[u8], data: &[&[u8]], out: &mut [u8; 32]) {
+        RustCryptoProvider.hmac_sha256(key, data, out);
+    }
+
+    fn aes256_block_key(&self, key: &[u8; 32]) -> Box<dyn Aes256BlockKey> {
+        RustCryptoProvider.aes256_block_key(key)
+    }
+
+    fn aes256_gcm_seal(
+        &self,
+        _key: &[u8; 32],
+        _nonce: &[u8; 12],
+        _aad: &[u8],
+        _in_out: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        Ok([0; 16])
+    }
+
+    fn aes256_gcm_open(
+        &self,
+        _key: &[u8; 32],
+        _nonce: &[u8; 12],
+        _aad: &[u8],
+        _in_out: &mut [u8],
+        _tag: &[u8; 16],
+    ) -> Result<(), CryptoError> {
+        Ok(())
+    }
+}
