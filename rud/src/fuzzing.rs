@@ -44,6 +44,7 @@ pub type EntryPoint = fn(&[u8]);
 /// replay test looks targets up here; `vector_loader` lives in the fuzz crate (it needs
 /// rud-conform, which depends on this crate).
 pub mod handshake;
+pub mod keys;
 
 pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("decode_datagram", decode_datagram),
@@ -58,6 +59,8 @@ pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("decode_extension_list", decode_extension_list),
     ("roundtrip_structured", roundtrip_structured),
     ("handshake", handshake::handshake),
+    ("keylog_parser", keys::keylog_parser),
+    ("keyfile_parser", keys::keyfile_parser),
 ];
 
 pub fn decode_datagram(data: &[u8]) {
