@@ -1,9 +1,24 @@
-//! Runs vectors against the reference codec and reports each outcome.
+//! Runs vectors against the reference and reports each outcome: codec vectors through the
+//! decoder and validator, crypto vectors by recomputing every value from the inputs (section 7
+//! formulas over the reference primitives) and comparing, handshake vectors by replaying the
+//! transcript through a reference Initiator and Responder built from the same seeds.
+pub mod crypto;
+pub mod handshake;
+
 use rud::wire::element;
 
-use crate::vectors::{Layer, Outcome, Vector};
+use crate::vectors::{AnyVector, Layer, Outcome, Vector, VectorFile};
 
-/// Result of one vector: `Ok` or what differed.
+/// Result of one vector of any set: `Ok` or what differed.
+pub fn run_any(v: AnyVector<'_>) -> Result<(), String> {
+    match v {
+        AnyVector::Codec(v) => run(v),
+        AnyVector::Crypto(v) => crypto::run(v),
+        AnyVector::Handshake(v) => handshake::run(v),
+    }
+}
+
+/// Result of one codec vector: `Ok` or what differed.
 pub fn run(v: &Vector) -> Result<(), String> {
     let bytes = hex::decode(&v.hex).map_err(|e| format!("bad hex: {e}"))?;
     let got = element::decode(v.element, &bytes);
@@ -72,10 +87,23 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Runs one codec vector.
     pub fn add(&mut self, v: &Vector) {
-        match run(v) {
+        self.add_any(AnyVector::Codec(v));
+    }
+
+    /// Runs one vector of any set.
+    pub fn add_any(&mut self, v: AnyVector<'_>) {
+        match run_any(v) {
             Ok(()) => self.passed += 1,
-            Err(why) => self.failed.push((v.id.clone(), why)),
+            Err(why) => self.failed.push((v.id().to_owned(), why)),
+        }
+    }
+
+    /// Runs every vector of a file.
+    pub fn add_file(&mut self, file: &VectorFile) {
+        for v in file.vectors.all() {
+            self.add_any(v);
         }
     }
 }

@@ -3,12 +3,17 @@
 //! for the decoded structure or the exact error offset, and fails if the codec's answer does not
 //! match the intent, so a generator bug cannot write a wrong vector silently.
 mod codec;
+mod crypto;
+pub mod examples;
+mod handshake;
 
 use rud::wire::element::{self, Element};
 
-use crate::vectors::{ExpectedError, Layer, Outcome, VECTOR_SCHEMA_VERSION, Vector, VectorFile};
+use crate::vectors::{ExpectedError, Layer, Outcome, Vector, VectorFile, Vectors};
 
 pub use codec::codec_files;
+pub use crypto::crypto_files;
+pub use handshake::handshake_files;
 
 /// The generator's intent did not match what the reference codec does.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +34,10 @@ impl From<rud::wire::EncodeError> for GenerateError {
 
 /// Every vector file of every set, as (path relative to `vectors/`, file).
 pub fn all_files() -> Result<Vec<(String, VectorFile)>, GenerateError> {
-    codec_files()
+    let mut files = codec_files()?;
+    files.extend(crypto_files()?);
+    files.extend(handshake_files()?);
+    Ok(files)
 }
 
 /// Collects the vectors of one file, numbering their ids.
@@ -184,13 +192,7 @@ impl FileBuilder {
     }
 
     pub(crate) fn finish(self) -> VectorFile {
-        VectorFile {
-            schema_version: VECTOR_SCHEMA_VERSION,
-            set: self.set.to_owned(),
-            section: self.section.to_owned(),
-            title: self.title.to_owned(),
-            vectors: self.vectors,
-        }
+        VectorFile::new(self.section, self.title, Vectors::Codec(self.vectors))
     }
 }
 

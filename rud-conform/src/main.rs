@@ -28,6 +28,9 @@ enum Command {
         /// Write nothing; exit 1 if any file in DIR differs from what would be written.
         #[arg(long)]
         check: bool,
+        /// Where the worked examples generated from the handshake vectors go.
+        #[arg(long, default_value = "docs/EXAMPLES.md")]
+        examples: PathBuf,
     },
     /// Loads vector files (strictly) and runs them against the reference codec.
     Vectors {
@@ -48,11 +51,23 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Generate { out, check } => {
+        Command::Generate {
+            out,
+            check,
+            examples,
+        } => {
             let mut stale = 0;
+            let mut outputs = Vec::new();
             for (rel, file) in generate::all_files()? {
-                let path = out.join(&rel);
-                let text = vectors::render(&file)?;
+                let what = format!("{} vectors", file.vectors.len());
+                outputs.push((out.join(&rel), vectors::render(&file)?, what));
+            }
+            outputs.push((
+                examples,
+                generate::examples::examples_markdown()?,
+                "worked examples".to_owned(),
+            ));
+            for (path, text, what) in outputs {
                 let current = std::fs::read_to_string(&path).ok();
                 if current.as_deref() == Some(text.as_str()) {
                     continue;
@@ -65,7 +80,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                         std::fs::create_dir_all(dir)?;
                     }
                     std::fs::write(&path, text)?;
-                    println!("wrote {} ({} vectors)", path.display(), file.vectors.len());
+                    println!("wrote {} ({what})", path.display());
                 }
             }
             Ok(if stale > 0 {
@@ -88,9 +103,7 @@ fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
                     vec![p]
                 };
                 for f in files {
-                    for v in vectors::load(&f)?.vectors {
-                        tally.add(&v);
-                    }
+                    tally.add_file(&vectors::load(&f)?);
                 }
             }
             for (id, why) in &tally.failed {
