@@ -1629,3 +1629,156 @@ fn every_logged_key_is_distinct_and_the_log_decrypts_the_handshake() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stream creation.
+
+fn seal(p: &dyn CryptoProvider, key: &[u8], aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    let mut buf = plain.to_vec();
+    let tag = p
+        .aes256_gcm_seal(&key32(key), &[0; 12], aad, &mut buf)
+        .unwrap();
+    buf.extend_from_slice(&tag);
+    buf
+}
+
+fn inner(extensions: &[rud::wire::samples::OwnedExtension], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    InnerSection {
+        extensions: rud::wire::samples::list(extensions),
+        payload,
+    }
+    .encode(&mut out)
+    .unwrap();
+    out
+}
+
+/// Inner sections without a complete stream creation: none at all, a StreamClient without its
+/// StreamId, a StreamId alone.
+fn without_stream_creation() -> Vec<(&'static str, Vec<u8>)> {
+    use rud::wire::ExtensionValue;
+    use rud::wire::samples::extension_bytes;
+    let client = extension_bytes(&ExtensionValue::StreamClient { service: "echo" }).unwrap();
+    let id = extension_bytes(&ExtensionValue::StreamId(&[9; 8])).unwrap();
+    vec![
+        ("no extensions", inner(&[], REQUEST)),
+        ("StreamClient without StreamId", inner(&[client], REQUEST)),
+        ("StreamId alone", inner(&[id], REQUEST)),
+    ]
+}
+
+//= docs/SPEC.md#initiator-creates-stream
+//= type=test
+//# An initiator MUST include a stream creation extension in any connection datagram that has a mezzanine or ciphertext section with extensions.
+#[test]
+fn a_handshake_that_creates_no_stream_is_refused() {
+    let p = memo();
+    // First Contact: the Complete re-sealed (with the keys the initiator logged) around an inner
+    // section that creates no stream.
+    for (what, plain) in without_stream_creation() {
+        let log = Arc::new(MemoryKeyLog::new());
+        let mut peers = Peers::new(p.clone(), Mode::FirstContact);
+        peers.icfg.keylog = log.clone();
+        let (mut ini, hello) = peers.start(Mode::FirstContact, T0);
+        let ResponderOutcome::Reply(ch) =
+            peers
+                .responder
+                .handle_datagram(T0, addr(I), &hello, &mut peers.rrng)
+        else {
+            panic!()
+        };
+        ini.handle_datagram(T0, addr(R), &ch.bytes).unwrap();
+        let complete = ini.poll_transmit().unwrap().bytes;
+        let l = entries(&log);
+        let (k_mz, k_hs) = (
+            find(&l, labels::MEZZANINE_I2R)[0],
+            find(&l, labels::HANDSHAKE_I2R)[0],
+        );
+        let Datagram::InitiatorComplete(c) = Datagram::decode(&complete).unwrap() else {
+            panic!()
+        };
+        let header = &complete[..complete.len() - c.mezzanine.0.len()];
+        let mz_plain = open(&*p, k_mz, header, c.mezzanine.0);
+        let mz = parse::all(&mz_plain, CompleteMezzanine::decode).unwrap();
+        let sealed_inner = seal(&*p, k_hs, &[], &plain);
+        let mut forged_mz = CompleteMezzanine {
+            credential: mz.credential,
+            extensions: mz.extensions.clone(),
+            inner: rud::wire::Sealed(&sealed_inner),
+            padding: 0,
+        };
+        forged_mz.padding = mz_plain.len().saturating_sub(forged_mz.encoded_len());
+        let mut forged_plain = Vec::new();
+        forged_mz.encode(&mut forged_plain).unwrap();
+        let forged = [header, &seal(&*p, k_mz, header, &forged_plain)].concat();
+        let o = peers
+            .responder
+            .handle_datagram(T0, addr(I), &forged, &mut peers.rrng);
+        assert!(
+            matches!(
+                o,
+                ResponderOutcome::Refused {
+                    reason: HandshakeError::StreamCreation(_) | HandshakeError::Invalid { .. },
+                    ..
+                }
+            ),
+            "Complete with {what}: {o:?}"
+        );
+        // The genuine Complete still establishes: only the stream creation was missing.
+        let o = peers
+            .responder
+            .handle_datagram(T0, addr(I), &complete, &mut peers.rrng);
+        assert!(matches!(o, ResponderOutcome::Established { .. }), "{o:?}");
+    }
+
+    // Immediate: the Exchange's early-data section without stream creation, or empty.
+    let mut cases = without_stream_creation();
+    cases.push(("no early-data section", Vec::new()));
+    for (what, plain) in cases {
+        let log = Arc::new(MemoryKeyLog::new());
+        let mut peers = Peers::new(p.clone(), Mode::Immediate);
+        peers.icfg.keylog = log.clone();
+        let (_, exchange) = peers.start(Mode::Immediate, T0);
+        let l = entries(&log);
+        let (k_mz, k_early) = (
+            find(&l, labels::MEZZANINE_I2R)[0],
+            find(&l, labels::EARLY_I2R)[0],
+        );
+        let Datagram::InitiatorExchange(x) = Datagram::decode(&exchange).unwrap() else {
+            panic!()
+        };
+        let header = &exchange[..exchange.len() - x.mezzanine.0.len()];
+        let mz_plain = open(&*p, k_mz, header, x.mezzanine.0);
+        let mz = parse::all(&mz_plain, ExchangeMezzanine::decode).unwrap();
+        let sealed_early = if plain.is_empty() {
+            Vec::new()
+        } else {
+            seal(&*p, k_early, &[], &plain)
+        };
+        let mut forged_mz = ExchangeMezzanine {
+            credential: mz.credential,
+            timestamp: mz.timestamp,
+            extensions: mz.extensions.clone(),
+            early: rud::wire::Sealed(&sealed_early),
+            padding: 0,
+        };
+        forged_mz.padding = mz_plain.len().saturating_sub(forged_mz.encoded_len());
+        let mut forged_plain = Vec::new();
+        forged_mz.encode(&mut forged_plain).unwrap();
+        let forged = [header, &seal(&*p, k_mz, header, &forged_plain)].concat();
+        let o = peers
+            .responder
+            .handle_datagram(T0, addr(I), &forged, &mut peers.rrng);
+        assert!(
+            matches!(
+                o,
+                ResponderOutcome::Refused {
+                    reason: HandshakeError::StreamCreation(_) | HandshakeError::Invalid { .. },
+                    ..
+                }
+            ),
+            "Exchange with {what}: {o:?}"
+        );
+        assert_eq!(peers.responder.per_initiator_state(), 0, "{what}");
+    }
+}
