@@ -179,7 +179,11 @@ fn seeds() -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
     // Key files as OpenSSL writes them, and a key log as the reference writes it.
     for name in ["x448_openssl_private.pem", "x448_openssl_public.pem"] {
         let path = root().join("rud/tests/data").join(name);
-        add("keyfile_parser".into(), format!("sample-{name}"), std::fs::read(path).unwrap());
+        add(
+            "keyfile_parser".into(),
+            format!("sample-{name}"),
+            std::fs::read(path).unwrap(),
+        );
     }
     let mut log = rud::crypto::keylog::KEYLOG_HEADER.to_owned();
     for (k, label) in rud::crypto::keylog::labels::ALL.iter().enumerate() {
@@ -187,7 +191,11 @@ fn seeds() -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
         let ctx = samples::filler("context", 56);
         log.push_str(&rud::crypto::keylog::format_line(label, &ctx, &secret));
     }
-    add("keylog_parser".into(), "sample-keylog.txt".into(), log.into_bytes());
+    add(
+        "keylog_parser".into(),
+        "sample-keylog.txt".into(),
+        log.into_bytes(),
+    );
     let files = vectors::files_below(&root().join("vectors")).expect("vectors directory");
     for path in files {
         let file = vectors::load(&path).unwrap_or_else(|e| panic!("{e}"));
