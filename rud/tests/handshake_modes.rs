@@ -308,3 +308,70 @@ fn ticket_opens_a_connection_to_another_host_once() {
         ResponderOutcome::Refused { .. }
     ));
 }
+
+//= docs/SPEC.md#early-data-shared-register
+//= type=test
+//# Hosts that share a static key MUST share one strike register, or refuse early data.
+#[test]
+fn early_data_replayed_to_a_second_host_is_refused() {
+    use std::sync::Mutex;
+    let mut p = pair(DeferPolicy::Never);
+    let provider = p.initiator_cfg.provider.clone();
+    let key = X448Secret::generate(|b| p.rng.fill(b));
+    let start = T0 - Duration::from_secs(60);
+    let shared = Arc::new(Mutex::new(StrikeRegister::new(
+        start,
+        Duration::from_secs(10),
+        1000,
+    )));
+    let host = |shared: Option<Arc<Mutex<StrikeRegister>>>, early: bool| {
+        let mut cfg = ResponderConfig::new(provider.clone(), key.clone());
+        cfg.shared_strike_register = shared;
+        cfg.accept_early_data = early;
+        Responder::new(cfg, start).unwrap()
+    };
+    let (mut a, mut b) = (host(Some(shared.clone()), true), host(Some(shared), true));
+    let mut cfg = p.initiator_cfg.clone();
+    cfg.responder_key = a.public_key().copied();
+    let mut ini = Initiator::immediate(cfg, &mut p.rng, T0, addr(R), b"pay once").unwrap();
+    let x = ini.poll_transmit().unwrap();
+    let early = |r: &mut Responder, rng: &mut SeededEntropy| match r.handle_datagram(
+        T0,
+        addr(I),
+        &x.bytes,
+        rng,
+    ) {
+        ResponderOutcome::Established { session, .. } => (session.early_data, session.payload),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(early(&mut a, &mut p.rng), (true, b"pay once".to_vec()));
+    // The replay to the other host of the service completes, without the early data.
+    assert_eq!(early(&mut b, &mut p.rng), (false, Vec::new()));
+    // A host that cannot share the register refuses early data outright.
+    let mut c = host(None, false);
+    assert_eq!(early(&mut c, &mut p.rng), (false, Vec::new()));
+}
+
+#[test]
+fn principal_credentials_travel_encrypted_to_the_application() {
+    let mut p = pair(DeferPolicy::Never);
+    let mut cfg = p.initiator_cfg.clone();
+    let cred = PrincipalCredential {
+        credential_type: 2,
+        data: b"alice@example".to_vec(),
+    };
+    cfg.credentials = vec![cred.clone()];
+    let mut ini = Initiator::immediate(cfg, &mut p.rng, T0, addr(R), b"req").unwrap();
+    let x = ini.poll_transmit().unwrap();
+    assert!(
+        !x.bytes.windows(cred.data.len()).any(|w| w == cred.data),
+        "a principal credential never travels in clear"
+    );
+    let ResponderOutcome::Established { session, .. } =
+        p.responder
+            .handle_datagram(T0, addr(I), &x.bytes, &mut p.rng)
+    else {
+        panic!()
+    };
+    assert_eq!(session.first_stream.credentials, vec![cred]);
+}

@@ -39,6 +39,8 @@ pub struct InitiatorConfig {
     /// Service the first stream binds to, and its characteristic.
     pub service: String,
     pub transactional: bool,
+    /// Principal credentials (draft 3.4.2) presented, encrypted, with the first stream.
+    pub credentials: Vec<super::PrincipalCredential>,
     /// First retransmission timeout; doubles on every resend.
     pub retransmit_after: Duration,
     /// Sends in all (the first plus resends) before giving up.
@@ -54,6 +56,7 @@ impl InitiatorConfig {
             responder_key: None,
             service: "echo".into(),
             transactional: true,
+            credentials: Vec::new(),
             retransmit_after: Duration::from_millis(500),
             max_attempts: 5,
         }
@@ -330,10 +333,16 @@ impl Initiator {
         } else {
             ExtensionValue::StreamReceiver { service }
         };
-        let pairs = [
+        let mut pairs = vec![
             ext_pair(&create)?,
             ext_pair(&ExtensionValue::StreamId(&self.first_sid))?,
         ];
+        for c in &self.cfg.credentials {
+            pairs.push(ext_pair(&ExtensionValue::Credential {
+                credential_type: c.credential_type,
+                data: &c.data,
+            })?);
+        }
         let inner = InnerSection {
             extensions: samples::list(&pairs),
             payload: &self.request,
@@ -599,6 +608,7 @@ impl Initiator {
                 responder_stream_id: c.responder_stream_id.0.to_vec(),
                 service: self.cfg.service.clone(),
                 transactional: self.cfg.transactional,
+                credentials: self.cfg.credentials.clone(),
             },
             payload: Vec::new(),
             early_data: false,
@@ -681,6 +691,7 @@ impl Initiator {
                 responder_stream_id: rcm.responder_stream_id.0.to_vec(),
                 service: self.cfg.service.clone(),
                 transactional: self.cfg.transactional,
+                credentials: self.cfg.credentials.clone(),
             },
             payload: inner.payload.to_vec(),
             early_data: rcm.early_data_accepted,

@@ -60,6 +60,16 @@ pub struct FirstStream {
     pub service: String,
     /// True for a transactional stream (StreamClient), false for asynchronous (StreamReceiver).
     pub transactional: bool,
+    /// Principal credentials the initiator presented when it created the stream.
+    pub credentials: Vec<PrincipalCredential>,
+}
+
+/// A principal credential (draft 3.4.2) carried opaquely in a Credential extension of the
+/// stream creation datagram: validating it is the application's concern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrincipalCredential {
+    pub credential_type: u64,
+    pub data: Vec<u8>,
 }
 
 /// The outcome of a completed key exchange, for the connection layer.
@@ -128,15 +138,20 @@ pub enum HandshakeError {
     Encode(#[from] crate::wire::EncodeError),
 }
 
+/// What a stream creation datagram says about the stream it creates.
+pub(crate) struct Creation {
+    pub id: Vec<u8>,
+    pub service: String,
+    pub transactional: bool,
+    pub credentials: Vec<PrincipalCredential>,
+}
+
 /// Checks a decrypted ciphertext or early-data section: exactly one stream creation extension
-/// with exactly one StreamId, and returns the stream it creates.
+/// with exactly one StreamId, and returns the stream it creates with any principal credentials.
 //= docs/SPEC.md#initiator-creates-stream
 //# An initiator MUST include a stream creation extension in any connection datagram that has a
 //# mezzanine or ciphertext section with extensions.
-fn first_stream_of(
-    inner: &InnerSection<'_>,
-    raw: &[u8],
-) -> Result<(Vec<u8>, String, bool), HandshakeError> {
+fn first_stream_of(inner: &InnerSection<'_>, raw: &[u8]) -> Result<Creation, HandshakeError> {
     if let Some(v) = validate::extension_lists(&[&inner.extensions], raw).first() {
         return Err(HandshakeError::Invalid {
             rule: v.rule,
@@ -145,6 +160,7 @@ fn first_stream_of(
     }
     let mut id = None;
     let mut kind = None;
+    let mut credentials = Vec::new();
     for e in inner.extensions.iter() {
         match e.parse_value() {
             Ok(ExtensionValue::StreamId(s)) => id = Some(s.to_vec()),
@@ -152,11 +168,23 @@ fn first_stream_of(
             Ok(ExtensionValue::StreamReceiver { service }) => {
                 kind = Some((service.to_owned(), false))
             }
+            Ok(ExtensionValue::Credential {
+                credential_type,
+                data,
+            }) => credentials.push(PrincipalCredential {
+                credential_type,
+                data: data.to_vec(),
+            }),
             _ => {}
         }
     }
     match (id, kind) {
-        (Some(id), Some((service, transactional))) => Ok((id, service, transactional)),
+        (Some(id), Some((service, transactional))) => Ok(Creation {
+            id,
+            service,
+            transactional,
+            credentials,
+        }),
         _ => Err(HandshakeError::StreamCreation(
             "no StreamClient or StreamReceiver with a StreamId",
         )),

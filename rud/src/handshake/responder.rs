@@ -8,7 +8,7 @@
 //! ephemerals of accepted Completes (both expire).
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::initiator::header_only;
@@ -70,6 +70,13 @@ pub struct ResponderConfig {
     /// How far an Exchange's timestamp may be from the responder's clock for early data.
     pub early_window: Duration,
     pub strike_capacity: usize,
+    /// A strike register shared by every host that holds this responder's static key. Early
+    /// data replayed to another host of the service is refused only if the hosts share one;
+    /// hosts that cannot share one must set `accept_early_data` to false.
+    pub shared_strike_register: Option<Arc<Mutex<StrikeRegister>>>,
+    /// Whether early data is ever delivered (otherwise every Exchange completes in 1 RTT with
+    /// its early data refused).
+    pub accept_early_data: bool,
     /// Cookie and ephemeral-key epoch; a cookie is valid for one to two epochs.
     pub cookie_epoch: Duration,
     /// Accepted Complete ephemerals remembered (replay protection).
@@ -90,6 +97,8 @@ impl ResponderConfig {
             defer: DeferPolicy::Never,
             early_window: Duration::from_secs(10),
             strike_capacity: 100_000,
+            shared_strike_register: None,
+            accept_early_data: true,
             cookie_epoch: Duration::from_secs(30),
             replay_capacity: 100_000,
             ticket_keys: None,
@@ -160,7 +169,7 @@ pub struct Responder {
     cookies: CookieJar,
     /// One ephemeral key per cookie epoch (current and previous only).
     ephemerals: HashMap<u64, (X448Secret, X448PublicKey)>,
-    strike: StrikeRegister,
+    strike: Arc<Mutex<StrikeRegister>>,
     /// Initiator ephemerals of accepted Completes, with their expiry.
     accepted: HashMap<[u8; 56], Duration>,
     redeemed: super::ticket::RedeemedTickets,
@@ -200,7 +209,13 @@ impl Responder {
             .collect();
         Ok(Responder {
             cookies: CookieJar::new(p, cfg.cookie_epoch)?,
-            strike: StrikeRegister::new(now, cfg.early_window, cfg.strike_capacity),
+            strike: cfg.shared_strike_register.clone().unwrap_or_else(|| {
+                Arc::new(Mutex::new(StrikeRegister::new(
+                    now,
+                    cfg.early_window,
+                    cfg.strike_capacity,
+                )))
+            }),
             keys,
             ephemerals: HashMap::new(),
             accepted: HashMap::new(),
@@ -213,7 +228,8 @@ impl Responder {
     /// Entries the responder holds for particular initiators (strike register and accepted
     /// Completes). Challenges and Defers never add to it.
     pub fn per_initiator_state(&self) -> usize {
-        self.strike.len() + self.accepted.len() + self.redeemed.len()
+        let strike = self.strike.lock().map_or(0, |s| s.len());
+        strike + self.accepted.len() + self.redeemed.len()
     }
 
     /// Seals a ticket for the initiator of `session`, valid on host `host_id` until
@@ -620,10 +636,18 @@ impl Responder {
         let k_early = schedule::section_key(p, &ck2, LABEL_EARLY_I2R, &th1)?;
         let early_plain = schedule::open_section(p, &k_early, &[], mz.early.0)?;
         let early = parse::all(&early_plain, InnerSection::decode)?;
-        let (initiator_sid, service, transactional) = first_stream_of(&early, &early_plain)?;
+        let creation = first_stream_of(&early, &early_plain)?;
         //= docs/SPEC.md#early-data-once
         //# A responder MUST deliver the early data of an Exchange at most once.
-        let verdict = self.strike.check(now, e_i.as_bytes(), mz.timestamp);
+        //= docs/SPEC.md#early-data-shared-register
+        //# Hosts that share a static key MUST share one strike register, or refuse early data.
+        let verdict = match self.strike.lock() {
+            Ok(mut register) if self.cfg.accept_early_data => {
+                register.check(now, e_i.as_bytes(), mz.timestamp)
+            }
+            // Disabled, or a poisoned lock: fail closed.
+            _ => EarlyVerdict::Full,
+        };
         let accepted = verdict == EarlyVerdict::Accepted;
 
         // The responder's fresh ephemeral: forward secrecy for everything after this point.
@@ -698,10 +722,11 @@ impl Responder {
             responder_authenticated: true,
             context: ctx,
             first_stream: FirstStream {
-                initiator_stream_id: initiator_sid,
+                initiator_stream_id: creation.id,
                 responder_stream_id: rsid.to_vec(),
-                service,
-                transactional,
+                service: creation.service,
+                transactional: creation.transactional,
+                credentials: creation.credentials,
             },
             payload: if accepted {
                 early.payload.to_vec()
@@ -807,7 +832,7 @@ impl Responder {
         let k_hs = schedule::section_key(p, &ck3, LABEL_HS_I2R, &th1)?;
         let inner_plain = schedule::open_section(p, &k_hs, &[], mz.inner.0)?;
         let inner = parse::all(&inner_plain, InnerSection::decode)?;
-        let (initiator_sid, service, transactional) = first_stream_of(&inner, &inner_plain)?;
+        let creation = first_stream_of(&inner, &inner_plain)?;
         let secrets = TrafficSecrets::derive(p, &ck3, &th1)?;
         schedule::log_keys(
             &*self.cfg.keylog,
@@ -832,10 +857,11 @@ impl Responder {
             responder_authenticated: true,
             context: ctx,
             first_stream: FirstStream {
-                initiator_stream_id: initiator_sid,
+                initiator_stream_id: creation.id,
                 responder_stream_id: c.stream_id.0.to_vec(),
-                service,
-                transactional,
+                service: creation.service,
+                transactional: creation.transactional,
+                credentials: creation.credentials,
             },
             payload: inner.payload.to_vec(),
             early_data: false,
