@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use rud::crypto::keylog::{MemoryKeyLog, labels};
 use rud::crypto::x448::{X448PublicKey, X448Secret};
-use rud::crypto::{
-    Aes256BlockKey, CountingProvider, CryptoError, CryptoProvider, Sha512Hasher, default_provider,
-};
+use rud::crypto::{CountingProvider, CryptoError, CryptoProvider, default_provider};
 use rud::handshake::*;
 use rud::wire::{
     CompleteMezzanine, Datagram, ErrorCode, ExchangeMezzanine, InitiatorComplete,
@@ -94,26 +92,7 @@ impl CryptoProvider for MemoX448 {
     fn x448(&self, secret: &[u8; 56], public: &[u8; 56], out: &mut [u8; 56]) {
         self.lookup(secret, public, out, |o| self.inner.x448(secret, public, o));
     }
-    fn sha512(&self) -> Box<dyn Sha512Hasher> {
-        self.inner.sha512()
-    }
-    fn hkdf_sha512_extract(&self, salt: &[u8], ikm: &[&[u8]], prk: &mut [u8; 64]) {
-        self.inner.hkdf_sha512_extract(salt, ikm, prk);
-    }
-    fn hkdf_sha512_expand(
-        &self,
-        prk: &[u8; 64],
-        info: &[&[u8]],
-        okm: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        self.inner.hkdf_sha512_expand(prk, info, okm)
-    }
-    fn hmac_sha256(&self, key: &[u8], data: &[&[u8]], out: &mut [u8; 32]) {
-        self.inner.hmac_sha256(key, data, out);
-    }
-    fn aes256_block_key(&self, key: &[u8; 32]) -> Box<dyn Aes256BlockKey> {
-        self.inner.aes256_block_key(key)
-    }
+    rud::delegate_symmetric_primitives!(self => self.inner);
     fn aes256_gcm_seal(
         &self,
         key: &[u8; 32],

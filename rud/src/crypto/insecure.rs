@@ -3,7 +3,7 @@
 //! them (as rustls' fuzzing provider does). NEVER use it for anything else: "X448" is an XOR,
 //! and "AES-GCM" leaves the plaintext as it is and accepts any tag.
 use super::CryptoError;
-use super::provider::{Aes256BlockKey, CryptoProvider, RustCryptoProvider, Sha512Hasher};
+use super::provider::{CryptoProvider, RustCryptoProvider};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct InsecureFuzzProvider;
@@ -26,30 +26,7 @@ impl CryptoProvider for InsecureFuzzProvider {
         out[0] |= 1;
     }
 
-    fn sha512(&self) -> Box<dyn Sha512Hasher> {
-        RustCryptoProvider.sha512()
-    }
-
-    fn hkdf_sha512_extract(&self, salt: &[u8], ikm: &[&[u8]], prk: &mut [u8; 64]) {
-        RustCryptoProvider.hkdf_sha512_extract(salt, ikm, prk);
-    }
-
-    fn hkdf_sha512_expand(
-        &self,
-        prk: &[u8; 64],
-        info: &[&[u8]],
-        okm: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        RustCryptoProvider.hkdf_sha512_expand(prk, info, okm)
-    }
-
-    fn hmac_sha256(&self, key: &[u8], data: &[&[u8]], out: &mut [u8; 32]) {
-        RustCryptoProvider.hmac_sha256(key, data, out);
-    }
-
-    fn aes256_block_key(&self, key: &[u8; 32]) -> Box<dyn Aes256BlockKey> {
-        RustCryptoProvider.aes256_block_key(key)
-    }
+    crate::delegate_symmetric_primitives!(self => RustCryptoProvider);
 
     fn aes256_gcm_seal(
         &self,

@@ -27,6 +27,41 @@ use zeroize::Zeroize;
 
 use super::CryptoError;
 
+/// Writes, inside an `impl CryptoProvider for W`, the methods a wrapper passes through to the
+/// provider it wraps: hashing, HKDF, HMAC and the AES block cipher (`$inner` is an expression
+/// of type `&dyn CryptoProvider` built from `self`). Wrappers then write only what they change:
+/// counting X448 (`CountingProvider`), recording seals (`SealAuditProvider`), faking the AEAD
+/// for fuzzing, caching X448 in tests.
+#[macro_export]
+macro_rules! delegate_symmetric_primitives {
+    ($self:ident => $inner:expr) => {
+        fn sha512(&$self) -> Box<dyn $crate::crypto::Sha512Hasher> {
+            $inner.sha512()
+        }
+
+        fn hkdf_sha512_extract(&$self, salt: &[u8], ikm: &[&[u8]], prk: &mut [u8; 64]) {
+            $inner.hkdf_sha512_extract(salt, ikm, prk);
+        }
+
+        fn hkdf_sha512_expand(
+            &$self,
+            prk: &[u8; 64],
+            info: &[&[u8]],
+            okm: &mut [u8],
+        ) -> Result<(), $crate::crypto::CryptoError> {
+            $inner.hkdf_sha512_expand(prk, info, okm)
+        }
+
+        fn hmac_sha256(&$self, key: &[u8], data: &[&[u8]], out: &mut [u8; 32]) {
+            $inner.hmac_sha256(key, data, out);
+        }
+
+        fn aes256_block_key(&$self, key: &[u8; 32]) -> Box<dyn $crate::crypto::Aes256BlockKey> {
+            $inner.aes256_block_key(key)
+        }
+    };
+}
+
 /// SHA-512 state that can be fed incrementally and read without being consumed.
 pub trait Sha512Hasher: Send + Sync + fmt::Debug {
     /// Absorbs more input.
@@ -338,30 +373,7 @@ impl CryptoProvider for CountingProvider {
         self.inner.x448(secret, public, out);
     }
 
-    fn sha512(&self) -> Box<dyn Sha512Hasher> {
-        self.inner.sha512()
-    }
-
-    fn hkdf_sha512_extract(&self, salt: &[u8], ikm: &[&[u8]], prk: &mut [u8; 64]) {
-        self.inner.hkdf_sha512_extract(salt, ikm, prk);
-    }
-
-    fn hkdf_sha512_expand(
-        &self,
-        prk: &[u8; 64],
-        info: &[&[u8]],
-        okm: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        self.inner.hkdf_sha512_expand(prk, info, okm)
-    }
-
-    fn hmac_sha256(&self, key: &[u8], data: &[&[u8]], out: &mut [u8; 32]) {
-        self.inner.hmac_sha256(key, data, out);
-    }
-
-    fn aes256_block_key(&self, key: &[u8; 32]) -> Box<dyn Aes256BlockKey> {
-        self.inner.aes256_block_key(key)
-    }
+    crate::delegate_symmetric_primitives!(self => self.inner);
 
     fn aes256_gcm_seal(
         &self,

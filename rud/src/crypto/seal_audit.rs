@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::CryptoError;
-use super::provider::{Aes256BlockKey, CryptoProvider, Sha512Hasher};
+use super::provider::CryptoProvider;
 
 /// One audited seal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,30 +131,7 @@ impl CryptoProvider for SealAuditProvider {
         self.inner.x448(secret, public, out);
     }
 
-    fn sha512(&self) -> Box<dyn Sha512Hasher> {
-        self.inner.sha512()
-    }
-
-    fn hkdf_sha512_extract(&self, salt: &[u8], ikm: &[&[u8]], prk: &mut [u8; 64]) {
-        self.inner.hkdf_sha512_extract(salt, ikm, prk);
-    }
-
-    fn hkdf_sha512_expand(
-        &self,
-        prk: &[u8; 64],
-        info: &[&[u8]],
-        okm: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        self.inner.hkdf_sha512_expand(prk, info, okm)
-    }
-
-    fn hmac_sha256(&self, key: &[u8], data: &[&[u8]], out: &mut [u8; 32]) {
-        self.inner.hmac_sha256(key, data, out);
-    }
-
-    fn aes256_block_key(&self, key: &[u8; 32]) -> Box<dyn Aes256BlockKey> {
-        self.inner.aes256_block_key(key)
-    }
+    crate::delegate_symmetric_primitives!(self => self.inner);
 
     fn aes256_gcm_seal(
         &self,
