@@ -18,7 +18,7 @@
 //! - [`PathMetrics`] and [`PdmEndpoint`] report what the path does (RTT, loss, volume, and the
 //!   PDM-style timing of the Metrics extension).
 //!
-//! ```compile_fail
+//! ```compile_fail,E0451
 //! // An authenticated acknowledgement cannot be made up: the fields are private and the only
 //! // constructors open a datagram under the stream key.
 //! use rud::connection::recovery::Authenticated;

@@ -90,18 +90,20 @@ impl NewReno {
 
     /// Whether one more full-size packet fits in the window.
     //= docs/SPEC.md#congestion-newreno
-    //# A sender MUST NOT have more bytes of packets in flight than its congestion window, except for PTO probes.
+    //# A sender MUST NOT have more bytes of packets in flight than its congestion window, except for PTO probes and a datagram sent when nothing is in flight.
     #[must_use]
     pub fn can_send(&self, bytes_in_flight: u64) -> bool {
         self.can_send_bytes(bytes_in_flight, self.max_packet_size)
     }
 
-    /// Whether `bytes` more fit in the window.
+    /// Whether a datagram of `bytes` may go: it fits in the window, or nothing is in flight (a
+    /// datagram of more packets than the window holds would otherwise never go).
     #[must_use]
     pub fn can_send_bytes(&self, bytes_in_flight: u64, bytes: u64) -> bool {
-        bytes_in_flight
-            .checked_add(bytes)
-            .is_some_and(|total| total <= self.window)
+        bytes_in_flight == 0
+            || bytes_in_flight
+                .checked_add(bytes)
+                .is_some_and(|total| total <= self.window)
     }
 
     /// Bytes that still fit in the window.

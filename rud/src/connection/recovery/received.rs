@@ -89,6 +89,15 @@ impl ReceivedSet {
         true
     }
 
+    /// A packet arrived of a datagram already verified: the sender resent it, so an Ack was
+    /// probably lost. Schedules an Ack as an ack-eliciting receipt would. The trigger is not
+    /// authenticated, but the Ack only repeats verified counters, so it cannot be made to lie;
+    /// callers should still bound how often they call this.
+    pub fn on_duplicate(&mut self, now: Duration) {
+        self.pending_eliciting = self.pending_eliciting.saturating_add(1);
+        self.pending_since.get_or_insert(now);
+    }
+
     fn insert(&mut self, n: u64) -> bool {
         // First range whose high end is at or above n - 1 (could merge or contain n).
         let i = self

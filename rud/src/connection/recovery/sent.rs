@@ -418,14 +418,16 @@ impl SentTracker {
         );
 
         // RFC 9002 section 5.1: a sample when the largest acknowledged is newly acknowledged
-        // and something newly acknowledged was ack-eliciting; Karn: not from a resent one.
+        // and something newly acknowledged was ack-eliciting; Karn: not from a resent one; and
+        // not when the receiver says it held the acknowledgement longer than max_ack_delay.
+        let ack_delay = Duration::from_micros(ack.delay_us);
         if let Some((sent_at, retransmitted)) = largest_info
             && !retransmitted
+            && ack_delay <= self.rtt.max_ack_delay()
             && events.acked.iter().any(|a| a.ack_eliciting)
         {
             let latest = now.saturating_sub(sent_at);
-            self.rtt
-                .update(now, latest, Duration::from_micros(ack.delay_us));
+            self.rtt.update(now, latest, ack_delay);
             events.rtt_sample = Some(latest);
         }
 
