@@ -642,7 +642,7 @@ impl Initiator {
         };
         let p = &*self.cfg.provider;
         let ctx = *self.ephemeral_pub.as_bytes();
-        let mut th = transcript.fork();
+        let mut th = transcript.clone();
         // TH2 = H(TH1-state || ResponderComplete up to the mezzanine)
         th.absorb(header);
         let th2 = th.hash();

@@ -3,7 +3,7 @@
 //! Each formula is written on the comment line above the step that computes it.
 use crate::crypto::hkdf::ChainingKey;
 use crate::crypto::keylog::{KeyLog, labels};
-use crate::crypto::{CryptoError, CryptoProvider, SecretBytes, Sha512Hasher};
+use crate::crypto::{CryptoError, CryptoProvider, SecretBytes, TranscriptHash};
 
 /// Protocol name and suite; ck0 = SHA-512(PROTOCOL_NAME).
 pub const PROTOCOL_NAME: &[u8] = b"RUD-1 X448 HKDF-SHA512 AES-256-GCM";
@@ -40,8 +40,10 @@ impl Mode {
     }
 }
 
-/// The running transcript hash TH.
-pub struct Transcript(Box<dyn Sha512Hasher>);
+/// The running transcript hash TH: the crypto layer's [`TranscriptHash`], started with what
+/// every transcript of this profile begins with.
+#[derive(Clone)]
+pub struct Transcript(TranscriptHash);
 
 impl std::fmt::Debug for Transcript {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,24 +57,19 @@ impl Transcript {
     //# Every handshake key MUST be derived with the transcript hash TH of the exchange so far,
     //# and with a label that names the message section and direction.
     pub fn start(p: &dyn CryptoProvider, mode: Mode, responder_static: &[u8; 56]) -> Self {
-        let mut h = p.sha512();
-        h.update(PROTOCOL_NAME);
-        h.update(&[mode as u8]);
-        h.update(responder_static);
+        let mut h = TranscriptHash::new(p);
+        h.absorb(PROTOCOL_NAME);
+        h.absorb(&[mode as u8]);
+        h.absorb(responder_static);
         Transcript(h)
     }
 
     pub fn absorb(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        self.0.absorb(bytes);
     }
 
     pub fn hash(&self) -> [u8; 64] {
-        self.0.snapshot()
-    }
-
-    /// An independent copy (to try a reply without committing to it).
-    pub fn fork(&self) -> Self {
-        Transcript(self.0.box_clone())
+        self.0.current()
     }
 }
 
