@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use rud::crypto::keylog::{MemoryKeyLog, labels};
 use rud::crypto::x448::{X448PublicKey, X448Secret};
-use rud::crypto::{CountingProvider, CryptoError, CryptoProvider, default_provider};
+use rud::crypto::{CountingProvider, CryptoProvider, default_provider};
 use rud::handshake::*;
 use rud::wire::{
     CompleteMezzanine, Datagram, ErrorCode, ExchangeMezzanine, InitiatorComplete,
@@ -92,26 +92,7 @@ impl CryptoProvider for MemoX448 {
     fn x448(&self, secret: &[u8; 56], public: &[u8; 56], out: &mut [u8; 56]) {
         self.lookup(secret, public, out, |o| self.inner.x448(secret, public, o));
     }
-    rud::delegate_symmetric_primitives!(self => self.inner);
-    fn aes256_gcm_seal(
-        &self,
-        key: &[u8; 32],
-        nonce: &[u8; 12],
-        aad: &[u8],
-        in_out: &mut [u8],
-    ) -> Result<[u8; 16], CryptoError> {
-        self.inner.aes256_gcm_seal(key, nonce, aad, in_out)
-    }
-    fn aes256_gcm_open(
-        &self,
-        key: &[u8; 32],
-        nonce: &[u8; 12],
-        aad: &[u8],
-        in_out: &mut [u8],
-        tag: &[u8; 16],
-    ) -> Result<(), CryptoError> {
-        self.inner.aes256_gcm_open(key, nonce, aad, in_out, tag)
-    }
+    rud::delegate_symmetric_primitives!(self => self.inner, with aead);
 }
 
 /// One memoising provider for the whole test binary (proptest cases share it).

@@ -60,6 +60,31 @@ macro_rules! delegate_symmetric_primitives {
             $inner.aes256_block_key(key)
         }
     };
+    // The same, plus AES-256-GCM seal and open, for wrappers that change only X448.
+    ($self:ident => $inner:expr, with aead) => {
+        $crate::delegate_symmetric_primitives!($self => $inner);
+
+        fn aes256_gcm_seal(
+            &$self,
+            key: &[u8; 32],
+            nonce: &[u8; 12],
+            aad: &[u8],
+            in_out: &mut [u8],
+        ) -> Result<[u8; 16], $crate::crypto::CryptoError> {
+            $inner.aes256_gcm_seal(key, nonce, aad, in_out)
+        }
+
+        fn aes256_gcm_open(
+            &$self,
+            key: &[u8; 32],
+            nonce: &[u8; 12],
+            aad: &[u8],
+            in_out: &mut [u8],
+            tag: &[u8; 16],
+        ) -> Result<(), $crate::crypto::CryptoError> {
+            $inner.aes256_gcm_open(key, nonce, aad, in_out, tag)
+        }
+    };
 }
 
 /// SHA-512 state that can be fed incrementally and read without being consumed.
@@ -373,28 +398,7 @@ impl CryptoProvider for CountingProvider {
         self.inner.x448(secret, public, out);
     }
 
-    crate::delegate_symmetric_primitives!(self => self.inner);
-
-    fn aes256_gcm_seal(
-        &self,
-        key: &[u8; 32],
-        nonce: &[u8; 12],
-        aad: &[u8],
-        in_out: &mut [u8],
-    ) -> Result<[u8; 16], CryptoError> {
-        self.inner.aes256_gcm_seal(key, nonce, aad, in_out)
-    }
-
-    fn aes256_gcm_open(
-        &self,
-        key: &[u8; 32],
-        nonce: &[u8; 12],
-        aad: &[u8],
-        in_out: &mut [u8],
-        tag: &[u8; 16],
-    ) -> Result<(), CryptoError> {
-        self.inner.aes256_gcm_open(key, nonce, aad, in_out, tag)
-    }
+    crate::delegate_symmetric_primitives!(self => self.inner, with aead);
 }
 
 /// A running SHA-512 hash of handshake messages (the transcript hash).
