@@ -378,7 +378,7 @@ impl<'a> Decodable<'a> for DataPlaintext<'a> {
         describe::data_plaintext(self)
     }
     fn validate(&self, raw: &[u8]) -> Vec<Violation> {
-        validate::extension_lists(&[&self.extensions], raw)
+        validate::data_extensions(&[&self.extensions], raw)
     }
     fn lists(&self) -> Vec<&ExtensionList<'a>> {
         vec![&self.extensions]
@@ -620,7 +620,7 @@ pub enum OVal {
     },
     KeyExchange(OKey),
     UseKeyOf(Vec<u8>),
-    EncryptionParameters(Vi),
+    EncryptionParameters(Vi, Vi),
     Ack {
         largest: Vi,
         delay_us: Vi,
@@ -648,6 +648,7 @@ pub enum OVal {
         delta_last_sent: Vi,
     },
     SupportedVersions(Vec<Vi>),
+    Credit(Vi, Vi),
 }
 
 fn clamp_str(s: &mut String, max: usize) {
@@ -704,9 +705,10 @@ impl OVal {
             }
             OVal::SupportedVersions(vs) => vs.truncate(MAX_VERSIONS),
             OVal::Restart
-            | OVal::EncryptionParameters(_)
+            | OVal::EncryptionParameters(..)
             | OVal::Error(_)
-            | OVal::Metrics { .. } => {}
+            | OVal::Metrics { .. }
+            | OVal::Credit(..) => {}
         }
     }
 
@@ -728,7 +730,10 @@ impl OVal {
             },
             OVal::KeyExchange(k) => ExtensionValue::KeyExchange(k.build()),
             OVal::UseKeyOf(id) => ExtensionValue::UseKeyOf(id),
-            OVal::EncryptionParameters(s) => ExtensionValue::EncryptionParameters { suite: s.0 },
+            OVal::EncryptionParameters(s, g) => ExtensionValue::EncryptionParameters {
+                suite: s.0,
+                generation: g.0,
+            },
             OVal::Ack {
                 largest,
                 delay_us,
@@ -773,6 +778,10 @@ impl OVal {
                 scale_dtls: *scale_dtls,
                 delta_last_sent: delta_last_sent.0,
             }),
+            OVal::Credit(s, c) => ExtensionValue::Credit {
+                stream: s.0,
+                connection: c.0,
+            },
             OVal::SupportedVersions(vs) => {
                 ExtensionValue::SupportedVersions(vs.iter().map(|v| v.0).collect())
             }
@@ -795,7 +804,7 @@ impl OExt {
             OExt::Other { tag, value } => {
                 tag.truncate(MAX_TAG_LEN);
                 if tag.is_empty() {
-                    tag.push(0x8F);
+                    tag.push(0x90);
                 }
                 let last = tag.len() - 1;
                 for (k, b) in tag.iter_mut().enumerate() {

@@ -2,7 +2,9 @@
 //! implementation. `docs/SPEC.md` in the repository is the normative profile this crate follows.
 pub mod connection;
 pub mod crypto;
+pub mod endpoint;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod handshake;
+pub mod sim;
 pub mod wire;

@@ -1009,7 +1009,7 @@ fn creation_only_extensions_without_creation_are_refused() {
         (&[0x85], &[0x01, 0xAA]),
         (&[0x86], &key),
         (&[0x87], ID8),
-        (&[0x88], &[0x01]),
+        (&[0x88], &[0x01, 0x02]),
     ];
     for (tag, value) in cases {
         // After an unrelated Error extension (3 octets), at offset 23.
@@ -1166,15 +1166,17 @@ fn reserved_flag_bits_are_refused() {
             fragment: &TAG16,
         }))
     };
-    for flags in [0x02, 0x03, 0x80, 0xFE, 0xFF] {
+    for flags in [0x10, 0x11, 0x80, 0xFE, 0xFF] {
         assert_eq!(
             rules(&data(flags)),
             vec![("flags-reserved", None)],
             "{flags:#x}"
         );
     }
-    assert_eq!(rules(&data(0x00)), vec![]);
-    assert_eq!(rules(&data(0x01)), vec![]);
+    // FINAL, CONTROL, ABORT and ACK_ONLY are defined (SPEC 3.6.1).
+    for flags in [0x00, 0x01, 0x03, 0x05, 0x0B] {
+        assert_eq!(rules(&data(flags)), vec![], "{flags:#x}");
+    }
 }
 
 //= docs/SPEC.md#unknown-roundtrip

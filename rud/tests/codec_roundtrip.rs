@@ -78,7 +78,8 @@ enum OVal {
     Credential(u64, Vec<u8>),
     KeyExchange(OKey),
     UseKeyOf(Vec<u8>),
-    EncryptionParameters(u64),
+    EncryptionParameters(u64, u64),
+    Credit(u64, u64),
     Ack {
         largest: u64,
         delay_us: u64,
@@ -109,7 +110,14 @@ impl OVal {
             },
             OVal::KeyExchange(k) => ExtensionValue::KeyExchange(k.b()),
             OVal::UseKeyOf(id) => ExtensionValue::UseKeyOf(id),
-            OVal::EncryptionParameters(s) => ExtensionValue::EncryptionParameters { suite: *s },
+            OVal::EncryptionParameters(s, g) => ExtensionValue::EncryptionParameters {
+                suite: *s,
+                generation: *g,
+            },
+            OVal::Credit(s, c) => ExtensionValue::Credit {
+                stream: *s,
+                connection: *c,
+            },
             OVal::Ack {
                 largest,
                 delay_us,
@@ -175,7 +183,8 @@ fn oval() -> impl Strategy<Value = OVal> {
         (vi(), bytes(0, 100)).prop_map(|(t, d)| OVal::Credential(t, d)),
         okey().prop_map(OVal::KeyExchange),
         bytes(0, MAX_STREAM_ID_LEN).prop_map(OVal::UseKeyOf),
-        vi().prop_map(OVal::EncryptionParameters),
+        (vi(), vi()).prop_map(|(s, g)| OVal::EncryptionParameters(s, g)),
+        (vi(), vi()).prop_map(|(s, c)| OVal::Credit(s, c)),
         ack_value(),
         (vi(), text(60)).prop_map(|(c, r)| OVal::Close(c, r)),
         (vi(), bytes(1, 100)).prop_map(|(l, t)| OVal::Ticket(l, t)),
@@ -194,10 +203,10 @@ fn oval() -> impl Strategy<Value = OVal> {
     ]
 }
 
-/// A well-formed tag SPEC does not assign: 2 to 16 octets, or one octet in 0x8F-0xFE.
+/// A well-formed tag SPEC does not assign: 2 to 16 octets, or one octet in 0x90-0xFE.
 fn unknown_tag() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        (0x8Fu8..=0xFE).prop_map(|c| vec![c]),
+        (0x90u8..=0xFE).prop_map(|c| vec![c]),
         (vec(0u8..0x80, 1..MAX_TAG_LEN), 0x80u8..=0xFF).prop_map(|(mut lead, last)| {
             lead.push(last);
             lead

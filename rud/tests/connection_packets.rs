@@ -679,7 +679,7 @@ fn refusals_spend_no_counter() {
     // Reserved flags set by a (hypothetical) sender: the receiver drops the packet.
     let mut p = d.packet(0, 0, 0).unwrap();
     let flags_at = d.frozen_prefix().len() - 1;
-    p[flags_at] |= 0x02;
+    p[flags_at] |= 0x10;
     assert_eq!(
         feed(&mut r, &p).unwrap(),
         Err(PacketError::ReservedFlags { n: 0 })

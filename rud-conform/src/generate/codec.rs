@@ -438,9 +438,9 @@ fn data_packet() -> Result<VectorFile, GenerateError> {
     )?;
     f.breaks(
         "flags-reserved",
-        "reserved flag bit 1 set",
+        "reserved flag bit 4 set",
         Datagram,
-        &pkt((5, 1), 1, 0x03, 0, [0, 5], &frag),
+        &pkt((5, 1), 1, 0x11, 0, [0, 5], &frag),
     )?;
     Ok(f.finish())
 }

@@ -109,6 +109,25 @@ impl OneTimeIdIssuer {
         self.highest.get(&stream_index).copied()
     }
 
+    /// Decrypts an identifier without checking that this issuer issued it: for routing by an
+    /// endpoint whose connections share the issuer key (the connection then checks).
+    ///
+    /// # Errors
+    /// [`OneTimeIdError::Length`].
+    pub fn decrypt_unchecked(&self, id: &[u8]) -> Result<OneTimeId, OneTimeIdError> {
+        let id: [u8; 16] = id
+            .try_into()
+            .map_err(|_| OneTimeIdError::Length { len: id.len() })?;
+        let mut block = [id];
+        self.key.decrypt_blocks(&mut block);
+        let [b] = block;
+        let (index, counter) = b.split_at(8);
+        Ok(OneTimeId {
+            stream_index: u64::from_be_bytes(index.try_into().unwrap_or([0; 8])),
+            counter: u64::from_be_bytes(counter.try_into().unwrap_or([0; 8])),
+        })
+    }
+
     /// Decrypts an identifier and checks that it was issued.
     ///
     /// Only checks that the counter is not above the highest issued; whether an earlier
@@ -118,15 +137,10 @@ impl OneTimeIdIssuer {
     /// [`OneTimeIdError::Length`], [`OneTimeIdError::UnknownStream`] or
     /// [`OneTimeIdError::CounterNotIssued`].
     pub fn decode(&self, id: &[u8]) -> Result<OneTimeId, OneTimeIdError> {
-        let id: [u8; 16] = id
-            .try_into()
-            .map_err(|_| OneTimeIdError::Length { len: id.len() })?;
-        let mut block = [id];
-        self.key.decrypt_blocks(&mut block);
-        let [b] = block;
-        let (index, counter) = b.split_at(8);
-        let stream_index = u64::from_be_bytes(index.try_into().unwrap_or([0; 8]));
-        let counter = u64::from_be_bytes(counter.try_into().unwrap_or([0; 8]));
+        let OneTimeId {
+            stream_index,
+            counter,
+        } = self.decrypt_unchecked(id)?;
         let highest = *self
             .highest
             .get(&stream_index)

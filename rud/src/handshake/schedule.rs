@@ -17,6 +17,8 @@ pub const LABEL_TS_I2R: &[u8] = b"rud1 ts i2r";
 pub const LABEL_TS_R2I: &[u8] = b"rud1 ts r2i";
 pub const LABEL_EXPORTER: &[u8] = b"rud1 exporter";
 pub const LABEL_RESUMPTION: &[u8] = b"rud1 resumption";
+/// The secret a forward-secrecy rekey (SPEC section 5.4) extracts fresh DH outputs into.
+pub const LABEL_REKEY: &[u8] = b"rud1 rekey";
 
 /// Handshake modes, as the octet mixed into the transcript and the cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -79,6 +81,8 @@ pub struct TrafficSecrets {
     pub r2i: SecretBytes<64>,
     pub exporter: SecretBytes<64>,
     pub resumption: SecretBytes<64>,
+    /// rk = E(ms, "rud1 rekey", TH): the chaining key of the next forward-secrecy rekey.
+    pub rekey: SecretBytes<64>,
 }
 
 impl std::fmt::Debug for TrafficSecrets {
@@ -99,6 +103,7 @@ impl TrafficSecrets {
             r2i: ms.expand(p, LABEL_TS_R2I, th)?,
             exporter: ms.expand(p, LABEL_EXPORTER, th)?,
             resumption: ms.expand(p, LABEL_RESUMPTION, th)?,
+            rekey: ms.expand(p, LABEL_REKEY, th)?,
         })
     }
 

@@ -21,17 +21,38 @@ use super::parse::{self, PResult, fail};
 use super::stream_id::StreamId;
 use super::varint;
 
-/// Flags octet (in the associated data). Bit 0 set: final datagram of a message; clear: a
-/// continuation datagram follows (draft 3.6.1). Bits 1-7 are reserved and sent as zero.
+/// Flags octet (in the associated data, SPEC section 3.6.1).
+///
+/// Bit 0 (FINAL): the last datagram of a message; clear: a continuation datagram follows
+/// (draft 3.6.1). Bit 1 (CONTROL): the datagram carries no message octets, only extensions
+/// (acknowledgements, credit, stream control). Bit 2 (ABORT): the sender abandoned the message
+/// this datagram would have continued (draft 1.1.2 "pre-empt"). Bit 3 (ACK_ONLY): an
+/// acknowledgement-only datagram, sealed in the stream's separate acknowledgement counter space
+/// (SPEC ack-space). Bits 4-7 are reserved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct DatagramFlags(pub u8);
 
 impl DatagramFlags {
     pub const FINAL: u8 = 0x01;
-    pub const RESERVED: u8 = 0xFE;
+    pub const CONTROL: u8 = 0x02;
+    pub const ABORT: u8 = 0x04;
+    pub const ACK_ONLY: u8 = 0x08;
+    pub const RESERVED: u8 = 0xF0;
 
     pub fn is_final(self) -> bool {
         self.0 & Self::FINAL != 0
+    }
+
+    pub fn is_control(self) -> bool {
+        self.0 & Self::CONTROL != 0
+    }
+
+    pub fn is_abort(self) -> bool {
+        self.0 & Self::ABORT != 0
+    }
+
+    pub fn is_ack_only(self) -> bool {
+        self.0 & Self::ACK_ONLY != 0
     }
 }
 

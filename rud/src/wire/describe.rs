@@ -83,7 +83,9 @@ fn extension_value(v: &ExtensionValue<'_>) -> Value {
             json!({ "credential_type": credential_type, "data": hex(data) })
         }
         ExtensionValue::KeyExchange(k) => json!({ "public_key": key(k) }),
-        ExtensionValue::EncryptionParameters { suite } => json!({ "suite": suite }),
+        ExtensionValue::EncryptionParameters { suite, generation } => {
+            json!({ "suite": suite, "generation": generation })
+        }
         ExtensionValue::Ack(a) => json!({
             "largest": a.largest,
             "delay_us": a.delay_us,
@@ -105,6 +107,9 @@ fn extension_value(v: &ExtensionValue<'_>) -> Value {
             "delta_last_sent": m.delta_last_sent,
         }),
         ExtensionValue::SupportedVersions(vs) => json!({ "versions": vs }),
+        ExtensionValue::Credit { stream, connection } => {
+            json!({ "stream": stream, "connection": connection })
+        }
     }
 }
 
@@ -172,7 +177,7 @@ pub fn datagram(d: &Datagram<'_>, length: usize) -> Value {
             o.insert("packet_count".into(), json!(m.packet_count));
             o.insert(
                 "flags".into(),
-                json!({ "raw": m.flags.0, "final": m.flags.is_final() }),
+                json!({ "raw": m.flags.0, "final": m.flags.is_final(), "control": m.flags.is_control(), "abort": m.flags.is_abort(), "ack_only": m.flags.is_ack_only() }),
             );
             o.insert("packet_index".into(), json!(m.packet_index));
             o.insert("sent_index".into(), json!(m.sent_index));

@@ -79,7 +79,7 @@ pub fn decode(element: Element, bytes: &[u8]) -> Result<Decoded, DecodeError> {
             let p = parse::all(bytes, DataPlaintext::decode)?;
             (
                 describe::data_plaintext(&p),
-                validate::extension_lists(&[&p.extensions], bytes),
+                validate::data_extensions(&[&p.extensions], bytes),
             )
         }
         Element::InnerSection => {

@@ -29,6 +29,7 @@ impl ExtensionCode {
     pub const ERROR: Self = Self(0x8C);
     pub const METRICS: Self = Self(0x8D);
     pub const SUPPORTED_VERSIONS: Self = Self(0x8E);
+    pub const CREDIT: Self = Self(0x8F);
 
     pub fn name(self) -> Option<&'static str> {
         Some(match self {
@@ -47,6 +48,7 @@ impl ExtensionCode {
             Self::ERROR => "Error",
             Self::METRICS => "Metrics",
             Self::SUPPORTED_VERSIONS => "SupportedVersions",
+            Self::CREDIT => "Credit",
             _ => return None,
         })
     }
@@ -143,8 +145,10 @@ pub enum ExtensionValue<'a> {
     },
     KeyExchange(PublicKey<'a>),
     UseKeyOf(&'a [u8]),
+    /// The cipher suite and key generation of the stream being created (SPEC 6.2.9).
     EncryptionParameters {
         suite: u64,
+        generation: u64,
     },
     Ack(Ack<'a>),
     Close {
@@ -160,6 +164,12 @@ pub enum ExtensionValue<'a> {
     },
     Metrics(Metrics),
     SupportedVersions(Vec<u64>),
+    /// Flow credit (SPEC 6.2.16): cumulative message octets the sender of this extension allows
+    /// its peer to send on this stream and on the whole connection.
+    Credit {
+        stream: u64,
+        connection: u64,
+    },
     Unknown,
 }
 
@@ -196,8 +206,13 @@ impl<'a> ExtensionValue<'a> {
             }
             ExtensionCode::KEY_EXCHANGE => PublicKey::decode(v, "key exchange public key")
                 .map(|(r, k)| (r, Self::KeyExchange(k))),
-            ExtensionCode::ENCRYPTION_PARAMETERS => parse::varint(v, "cipher suite")
-                .map(|(r, suite)| (r, Self::EncryptionParameters { suite })),
+            ExtensionCode::ENCRYPTION_PARAMETERS => {
+                parse::varint(v, "cipher suite").and_then(|(r, suite)| {
+                    parse::varint(r, "key generation").map(|(r, generation)| {
+                        (r, Self::EncryptionParameters { suite, generation })
+                    })
+                })
+            }
             ExtensionCode::ACK => ack(v),
             ExtensionCode::CLOSE => parse::varint(v, "close code").and_then(|(r, code)| {
                 parse::string(r, MAX_NAME_LEN, "close reason")
@@ -219,6 +234,10 @@ impl<'a> ExtensionValue<'a> {
             }
             ExtensionCode::METRICS => metrics(v),
             ExtensionCode::SUPPORTED_VERSIONS => versions(v),
+            ExtensionCode::CREDIT => parse::varint(v, "stream credit").and_then(|(r, stream)| {
+                parse::varint(r, "connection credit")
+                    .map(|(r, connection)| (r, Self::Credit { stream, connection }))
+            }),
             _ => Ok((v.split_at(v.len()).1, Self::Unknown)),
         };
         match result {
@@ -258,6 +277,7 @@ impl<'a> ExtensionValue<'a> {
             Self::Error { .. } => ExtensionCode::ERROR,
             Self::Metrics(_) => ExtensionCode::METRICS,
             Self::SupportedVersions(_) => ExtensionCode::SUPPORTED_VERSIONS,
+            Self::Credit { .. } => ExtensionCode::CREDIT,
             Self::Unknown => return None,
         })
     }
@@ -299,7 +319,14 @@ impl<'a> ExtensionValue<'a> {
                 out.extend_from_slice(data);
             }
             Self::KeyExchange(k) => k.encode(out, "key exchange public key")?,
-            Self::EncryptionParameters { suite } => varint::write(out, *suite, "cipher suite")?,
+            Self::Credit { stream, connection } => {
+                varint::write(out, *stream, "stream credit")?;
+                varint::write(out, *connection, "connection credit")?;
+            }
+            Self::EncryptionParameters { suite, generation } => {
+                varint::write(out, *suite, "cipher suite")?;
+                varint::write(out, *generation, "key generation")?;
+            }
             Self::Ack(a) => {
                 // Refuse what the decoder would refuse, so encode/decode stay symmetric.
                 if a.ranges.len() as u64 > MAX_ACK_RANGES {

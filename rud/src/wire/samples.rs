@@ -377,7 +377,10 @@ pub fn every_extension() -> Result<Vec<OwnedExtension>, EncodeError> {
         },
         ExtensionValue::KeyExchange(PublicKey::x448(&kx)),
         ExtensionValue::UseKeyOf(&id),
-        ExtensionValue::EncryptionParameters { suite: 1 },
+        ExtensionValue::EncryptionParameters {
+            suite: 1,
+            generation: 2,
+        },
         ExtensionValue::Ack(Ack {
             largest: 9,
             delay_us: 0,
@@ -405,6 +408,10 @@ pub fn every_extension() -> Result<Vec<OwnedExtension>, EncodeError> {
             delta_last_sent: 0,
         }),
         ExtensionValue::SupportedVersions(vec![1, 2]),
+        ExtensionValue::Credit {
+            stream: 1 << 20,
+            connection: 1 << 24,
+        },
     ];
     let mut out = values
         .iter()

@@ -164,9 +164,20 @@ pub fn public_key(k: &PublicKey<'_>, raw: &[u8], out: &mut Vec<Violation>) {
     }
 }
 
-/// Stream creation rules over every extension list of one datagram (plaintext and decrypted
-/// sections together: the rules speak of the datagram).
+/// Stream creation rules over every extension list of one connection datagram (plaintext and
+/// decrypted sections together: the rules speak of the datagram).
 pub fn extension_lists(lists: &[&ExtensionList<'_>], raw: &[u8]) -> Vec<Violation> {
+    rules(lists, raw, false)
+}
+
+/// The same rules for the plaintext of a data datagram, where StreamId and KeyExchange may also
+/// appear without a creation extension: in the acceptance of a stream or of a Restart (SPEC
+/// section 5.2), which only the connection state can tell apart from a violation.
+pub fn data_extensions(lists: &[&ExtensionList<'_>], raw: &[u8]) -> Vec<Violation> {
+    rules(lists, raw, true)
+}
+
+fn rules(lists: &[&ExtensionList<'_>], raw: &[u8], data: bool) -> Vec<Violation> {
     let mut out = Vec::new();
     let all = || lists.iter().flat_map(|l| l.iter());
     let creation: Vec<_> = all()
@@ -208,10 +219,12 @@ pub fn extension_lists(lists: &[&ExtensionList<'_>], raw: &[u8]) -> Vec<Violatio
     //# StreamId, Credential, KeyExchange, UseKeyOf and EncryptionParameters MUST NOT appear in a
     //# datagram that does not create a stream.
     if creation.is_empty() {
+        let acceptance =
+            |c: u8| data && (c == ExtensionCode::STREAM_ID.0 || c == ExtensionCode::KEY_EXCHANGE.0);
         for e in all().filter(|e| {
             e.tag
                 .code()
-                .is_some_and(|c| ExtensionCode(c).is_creation_only())
+                .is_some_and(|c| ExtensionCode(c).is_creation_only() && !acceptance(c))
         }) {
             let name = e
                 .tag
@@ -239,6 +252,7 @@ pub fn extension_lists(lists: &[&ExtensionList<'_>], raw: &[u8]) -> Vec<Violatio
         ExtensionCode::CLOSE,
         ExtensionCode::ERROR,
         ExtensionCode::USE_KEY_OF,
+        ExtensionCode::CREDIT,
     ] {
         let same: Vec<_> = all().filter(|e| e.tag.code() == Some(code.0)).collect();
         if let Some(second) = same.get(1) {

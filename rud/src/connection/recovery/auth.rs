@@ -40,6 +40,15 @@ impl<'a> OpenedDatagram<'a> {
         })
     }
 
+    /// A datagram the reassembler released: it opened under the stream key before any
+    /// octet of it left the reassembler.
+    pub(crate) fn from_delivered(d: &'a crate::connection::reassembly::Delivered) -> Self {
+        Self {
+            n: d.nonce(),
+            plaintext: d.plaintext(),
+        }
+    }
+
     /// The datagram counter n.
     #[must_use]
     pub fn counter(&self) -> u64 {
