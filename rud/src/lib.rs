@@ -1,5 +1,6 @@
 //! RUD, the Reliable User Datagram protocol (draft-hallambaker-mesh-rud-00), reference
 //! implementation. `docs/SPEC.md` in the repository is the normative profile this crate follows.
+pub mod capture;
 pub mod connection;
 pub mod crypto;
 #[cfg(feature = "fuzzing")]
