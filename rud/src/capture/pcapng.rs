@@ -98,7 +98,8 @@ impl BlockBuf {
 
     fn finish(mut self, what: &'static str) -> Result<Zeroizing<Vec<u8>>, PcapngError> {
         let total = self.0.len() + 4;
-        let total32 = u32::try_from(total).map_err(|_| PcapngError::TooLong { what, len: total })?;
+        let total32 =
+            u32::try_from(total).map_err(|_| PcapngError::TooLong { what, len: total })?;
         self.u32(total32);
         if let Some(slot) = self.0.get_mut(4..8) {
             for (dst, src) in slot.iter_mut().zip(total32.to_le_bytes()) {
