@@ -6,4 +6,5 @@ pub mod crypto;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod handshake;
+pub mod qlog;
 pub mod wire;
