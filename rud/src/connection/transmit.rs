@@ -205,6 +205,23 @@ impl Connection {
         let Some(cur) = s.current() else {
             return false;
         };
+        //= docs/SPEC.md#rekey-before-exhaustion
+        //# The creator of a stream MUST restart it before the data counter of its current generation reaches the configured limit (at most 2^62).
+        if s.creator == me
+            && cur.sealer.next_counter() >= self.config.rekey_after
+            && s.control.restart.is_none()
+            && s.restart_sent.is_none()
+            && s.state == StreamState::Open
+            && self.is_open()
+        {
+            let _ = self.restart(h, false, None);
+        }
+        let Some(s) = self.streams.get(&h) else {
+            return false;
+        };
+        let Some(cur) = s.current() else {
+            return false;
+        };
         // Which half, and what.
         let accept_g = s.control.accept.as_ref().map(|a| a.g);
         let g = accept_g.unwrap_or(cur.g);
