@@ -324,6 +324,11 @@ pub struct PairConfig {
     pub service: String,
     pub transactional: bool,
     pub first_message: Vec<u8>,
+    /// The crypto provider of both endpoints (default: the RustCrypto one); tests plug in a
+    /// counting or seal-auditing provider here.
+    pub provider: Option<std::sync::Arc<dyn crate::crypto::CryptoProvider>>,
+    /// Key log of both handshakes (the connections log through `connection.keylog`).
+    pub keylog: Option<std::sync::Arc<dyn crate::crypto::keylog::KeyLog>>,
 }
 
 impl Default for PairConfig {
@@ -336,6 +341,8 @@ impl Default for PairConfig {
             service: "echo".into(),
             transactional: true,
             first_message: b"hello".to_vec(),
+            provider: None,
+            keylog: None,
         }
     }
 }
@@ -370,13 +377,19 @@ impl Pair {
         use crate::handshake::{
             DeferPolicy, Entropy, Initiator, InitiatorConfig, ResponderConfig, SeededEntropy,
         };
-        let provider = crate::crypto::default_provider();
+        let provider = cfg
+            .provider
+            .clone()
+            .unwrap_or_else(crate::crypto::default_provider);
         let mut rng = SeededEntropy::new(&cfg.seed.to_be_bytes());
         let r_key = X448Secret::generate(|b| rng.fill(b));
         let i_key = X448Secret::generate(|b| rng.fill(b));
         let mut rcfg = ResponderConfig::new(provider.clone(), r_key.clone());
         if cfg.mode == PairMode::Deferred {
             rcfg.defer = DeferPolicy::Always;
+        }
+        if let Some(log) = &cfg.keylog {
+            rcfg.keylog = log.clone();
         }
         // Started a while ago, so the strike register accepts early data.
         let responder =
@@ -413,6 +426,9 @@ impl Pair {
         icfg.transactional = cfg.transactional;
         icfg.retransmit_after = Duration::from_millis(300);
         icfg.max_attempts = 12;
+        if let Some(log) = &cfg.keylog {
+            icfg.keylog = log.clone();
+        }
         let mode = cfg.mode;
         let request = cfg.first_message.clone();
         let now = SIM_EPOCH;

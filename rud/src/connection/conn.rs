@@ -421,6 +421,16 @@ impl Connection {
         (recv, send)
     }
 
+    /// Epochs of the key data still held (wiped ones are gone).
+    pub fn key_epochs(&self) -> Vec<u32> {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.is_some())
+            .map(|(e, _)| e as u32)
+            .collect()
+    }
+
     /// The state of one stream, for reports and tests.
     pub fn stream_stats(&self, stream: StreamHandle) -> Option<StreamStats> {
         let s = self.streams.get(&stream)?;
