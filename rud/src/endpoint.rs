@@ -16,7 +16,7 @@ use crate::crypto::one_time_id::OneTimeIdIssuer;
 use crate::crypto::{CryptoProvider, SecretBytes};
 use crate::handshake::{
     Entropy, HandshakeError, Initiator, InitiatorEvent, Responder, ResponderConfig,
-    ResponderOutcome, Role, SeededEntropy, Session, Transmit,
+    ResponderOutcome, Role, Session, Transmit,
 };
 use crate::wire::{Datagram, ErrorCode, ErrorMessage, ExtensionList, MessageType, StreamId, parse};
 
@@ -287,8 +287,7 @@ impl Endpoint {
             Role::Responder => session.first_stream.responder_stream_id.clone(),
         };
         let context = session.context;
-        let mut seed = [0u8; 32];
-        self.entropy.fill(&mut seed);
+        let entropy = self.entropy.fork();
         let ids = IdSpace {
             key: self.id_key.clone(),
             slot,
@@ -297,7 +296,7 @@ impl Endpoint {
             session,
             self.config.connection.clone(),
             self.provider.clone(),
-            Box::new(SeededEntropy::new(&seed)),
+            entropy,
             ids,
             now,
         ) {

@@ -8,5 +8,6 @@ pub mod endpoint;
 pub mod fuzzing;
 pub mod handshake;
 pub mod qlog;
+pub mod service;
 pub mod sim;
 pub mod wire;

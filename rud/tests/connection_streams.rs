@@ -92,3 +92,43 @@ fn requests_on_a_new_stream_are_answered_in_order() {
         assert_eq!(m.bytes, format!("request {i}").into_bytes());
     }
 }
+
+#[test]
+fn the_service_host_answers_the_handshake_request_and_new_streams() {
+    use rud::service::ServiceHost;
+    let dir = std::env::temp_dir().join(format!("rud-sink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut host = ServiceHost::with_builtins(Some(dir.clone()));
+    let mut p = pair(PairMode::FirstContact, LinkConfig::default(), 9);
+    let c = p.client().unwrap();
+    let sink = c.open(StreamKind::Asynchronous, "sink", vec![]).unwrap();
+    c.send(sink, b"part one ".to_vec()).unwrap();
+    c.send(sink, b"part two".to_vec()).unwrap();
+    let tx = c
+        .open(StreamKind::Transactional, "discard", vec![])
+        .unwrap();
+    let req = c.send(tx, b"dropped".to_vec()).unwrap();
+    let mut first = None;
+    let mut discarded = None;
+    let ok = p.run(
+        10 * SECOND,
+        |_, _, _| {},
+        |p| {
+            if let Some(s) = p.server() {
+                assert!(host.pump(1, s).is_empty());
+            }
+            let c = p.client().unwrap();
+            first = first.take().or_else(|| c.read(StreamHandle(0)));
+            discarded = discarded.take().or_else(|| c.read(tx));
+            let written = std::fs::metadata(dir.join("1-1.bin")).map_or(0, |m| m.len());
+            first.is_some() && discarded.is_some() && written == 17
+        },
+    );
+    assert!(ok);
+    assert_eq!(first.unwrap().bytes, b"hello");
+    let d = discarded.unwrap();
+    assert_eq!((d.id, d.bytes.len()), (req, 0));
+    let file = std::fs::read(dir.join("1-1.bin")).unwrap();
+    assert_eq!(file, b"part one part two");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -453,6 +453,11 @@ impl Connection {
         })
     }
 
+    /// Which side created `stream` (and may restart it).
+    pub fn stream_creator(&self, stream: StreamHandle) -> Option<Role> {
+        self.streams.get(&stream).map(|s| s.creator)
+    }
+
     /// Streams currently held.
     pub fn streams(&self) -> impl Iterator<Item = (StreamHandle, StreamKind, &str)> + '_ {
         self.streams

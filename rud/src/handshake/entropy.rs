@@ -7,6 +7,32 @@ use sha2::{Digest, Sha512};
 /// A source of random octets.
 pub trait Entropy: Send {
     fn fill(&mut self, out: &mut [u8]);
+
+    /// An independent source for a new connection: the operating system's generator again, or
+    /// (seeded) a generator seeded from this one, so a seeded run stays reproducible.
+    fn fork(&mut self) -> Box<dyn Entropy> {
+        let mut seed = [0u8; 32];
+        self.fill(&mut seed);
+        Box::new(SeededEntropy::new(&seed))
+    }
+}
+
+/// The operating system's generator (getrandom). It has no failure path: a system that cannot
+/// produce random octets cannot run a key exchange, so the process aborts rather than continue
+/// with predictable keys.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&mut self, out: &mut [u8]) {
+        if getrandom::fill(out).is_err() {
+            std::process::abort();
+        }
+    }
+
+    fn fork(&mut self) -> Box<dyn Entropy> {
+        Box::new(OsEntropy)
+    }
 }
 
 /// Deterministic octets from a seed: SHA-512(seed || be64(block counter)) blocks, in order.

@@ -24,7 +24,7 @@ pub mod ticket;
 
 use std::net::SocketAddr;
 
-pub use entropy::{Entropy, SeededEntropy};
+pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use initiator::{Initiator, InitiatorConfig, InitiatorEvent};
 pub use responder::{DeferPolicy, DropReason, Responder, ResponderConfig, ResponderOutcome};
 pub use schedule::{Mode, PROTOCOL_NAME, TrafficSecrets};
