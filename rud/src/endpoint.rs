@@ -191,6 +191,12 @@ impl Endpoint {
         })
     }
 
+    /// Changes the connection limits (connections per peer address, in total).
+    pub fn set_limits(&mut self, per_peer: usize, total: usize) {
+        self.config.max_connections_per_peer = per_peer;
+        self.config.max_connections = total;
+    }
+
     /// The responder, if this endpoint accepts connections.
     pub fn responder_mut(&mut self) -> Option<&mut Responder> {
         self.responder.as_mut()
@@ -208,7 +214,21 @@ impl Endpoint {
             | MessageType::RESPONDER_ERROR => match self.route(sid) {
                 Some(slot) => self.deliver_to_slot(now, slot, from, bytes),
                 None if t.is_data() => self.state_lost(now, from, sid, t),
-                None => {}
+                None => {
+                    // An Error names the identifier *we* sent with, which the peer issued: offer
+                    // it to the connections with that peer (each checks the identifier).
+                    let slots: Vec<u32> = self
+                        .slots
+                        .iter()
+                        .filter_map(|(&s, slot)| match slot {
+                            Slot::Connected(c) if c.remote_address() == from => Some(s),
+                            _ => None,
+                        })
+                        .collect();
+                    for s in slots {
+                        self.deliver_to_slot(now, s, from, bytes);
+                    }
+                }
             },
             MessageType::INITIATOR_HELLO
             | MessageType::INITIATOR_EXCHANGE
