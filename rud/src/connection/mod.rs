@@ -15,6 +15,8 @@ pub mod reassembly;
 mod receive;
 pub mod recovery;
 mod stream;
+#[cfg(test)]
+mod tests;
 mod transmit;
 
 pub use config::{ConnectionConfig, DEFAULT_MAX_DATAGRAM_PAYLOAD, DEFAULT_MAX_PACKET_SIZE};

@@ -863,3 +863,20 @@ fn encode_plaintext(c: &Content, restart_id: Option<&[u8]>) -> Result<Vec<u8>, S
     plain.encode(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
+
+#[cfg(test)]
+impl Connection {
+    /// Seals a datagram with exactly these flags and payload on stream `h` (tests inject
+    /// what a broken peer would send).
+    pub(super) fn send_raw(&mut self, now: Duration, h: StreamHandle, flags: u8, payload: &[u8]) {
+        let Some(g) = self.streams.get(&h).and_then(|s| s.current()).map(|x| x.g) else {
+            return;
+        };
+        let c = Content {
+            flags,
+            payload: payload.to_vec(),
+            ..Content::default()
+        };
+        self.seal_and_send(now, h, g, c, false);
+    }
+}
