@@ -43,6 +43,7 @@ pub type EntryPoint = fn(&[u8]);
 /// Every byte-input entry point, by fuzz target name (`fuzz/fuzz_targets/<name>.rs`). The corpus
 /// replay test looks targets up here; `vector_loader` lives in the fuzz crate (it needs
 /// rud-conform, which depends on this crate).
+pub mod connection;
 pub mod handshake;
 pub mod keys;
 
@@ -59,6 +60,7 @@ pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("decode_extension_list", decode_extension_list),
     ("roundtrip_structured", roundtrip_structured),
     ("handshake", handshake::handshake),
+    ("connection", connection::connection),
     ("keylog_parser", keys::keylog_parser),
     ("keyfile_parser", keys::keyfile_parser),
 ];

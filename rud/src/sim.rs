@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use crate::endpoint::{ConnectionId, Endpoint, EndpointEvent};
 
+/// Timer steps at one instant, with nothing delivered, after which the simulator reports a
+/// livelock.
+const LIVELOCK_STEPS: u32 = 10_000;
+
 /// A small deterministic generator (SplitMix64): the simulator's only source of chance.
 #[derive(Debug, Clone)]
 pub struct SimRng(u64);
@@ -113,6 +117,9 @@ pub struct Sim {
     events: Vec<(usize, ConnectionId, EndpointEvent)>,
     capture: Option<Vec<(Duration, Packet)>>,
     tamper: Option<Tamper>,
+    /// Steps in a row that neither advanced time nor delivered a packet.
+    idle_steps: u32,
+    livelock: bool,
 }
 
 impl std::fmt::Debug for Sim {
@@ -140,7 +147,15 @@ impl Sim {
             events: Vec::new(),
             capture: None,
             tamper: None,
+            idle_steps: 0,
+            livelock: false,
         }
+    }
+
+    /// True once an endpoint kept asking for a timer that had already passed without anything
+    /// changing (a bug the simulator stops at rather than spin forever).
+    pub fn livelocked(&self) -> bool {
+        self.livelock
     }
 
     /// Adds an endpoint at `address`; returns its index.
@@ -244,6 +259,15 @@ impl Sim {
         if next > limit {
             self.now = limit;
             return false;
+        }
+        if next <= self.now && next_packet.is_none_or(|t| t > self.now) {
+            self.idle_steps += 1;
+            if self.idle_steps > LIVELOCK_STEPS {
+                self.livelock = true;
+                return false;
+            }
+        } else {
+            self.idle_steps = 0;
         }
         self.now = self.now.max(next);
         while let Some(entry) = self.queue.first_entry() {

@@ -175,6 +175,8 @@ fn seeds() -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
     for i in 0..8usize {
         let bytes = samples::filler(&format!("handshake ops {i}"), 48 + 40 * i);
         add("handshake".into(), format!("sample-ops-{i}"), bytes);
+        let bytes = samples::filler(&format!("connection ops {i}"), 64 + 48 * i);
+        add("connection".into(), format!("sample-ops-{i}"), bytes);
     }
     // Key files as OpenSSL writes them, and a key log as the reference writes it.
     for name in ["x448_openssl_private.pem", "x448_openssl_public.pem"] {
@@ -283,4 +285,13 @@ fn regression(target: &str, name: &str) {
     let path = fuzz_dir().join("regressions").join(target).join(name);
     let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     entry_point(target).expect("entry point")(&data);
+}
+
+/// The first run of the `connection` target spun forever: after `handle_timeout` a connection
+/// still reported a deadline already past (keep-alive while closing, the grace deadline of a half
+/// that cannot go yet, or an Ack blocked by the data send window), so a driver would loop without
+/// sleeping. The simulator now reports such a livelock and the target fails on it.
+#[test]
+fn connection_timers_never_stay_in_the_past() {
+    regression("connection", "livelock-past-timer");
 }

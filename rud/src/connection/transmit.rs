@@ -441,7 +441,7 @@ impl Connection {
         let Some(g) = self.streams.get(&h).and_then(|s| {
             s.halves
                 .iter()
-                .find(|half| half.peer_id.is_some() && half.received.ack_due(now) && may_seal(half))
+                .find(|half| half.peer_id.is_some() && half.received.ack_due(now))
                 .map(|half| half.g)
         }) else {
             return false;
@@ -642,7 +642,10 @@ impl Connection {
         let pto = self.path.rtt.pto_base();
         let mut t: Vec<Duration> = Vec::new();
         t.push(self.last_activity.saturating_add(self.config.idle_timeout));
-        if let Some(k) = self.config.keep_alive {
+        // Every deadline below moves once handled, so a caller never spins on a past one.
+        if let Some(k) = self.config.keep_alive
+            && self.is_open()
+        {
             t.push(self.last_sent.saturating_add(k));
         }
         if let Some(d) = self.closing_deadline() {
@@ -665,7 +668,11 @@ impl Connection {
             if half.peer_id.is_some() {
                 t.extend(half.received.ack_deadline());
             }
-            if let Some(r) = half.retired_at {
+            // Only a half that can go: one still receiving or sending waits for traffic.
+            if let Some(r) = half.retired_at
+                && half.receive_done()
+                && half.send_idle()
+            {
                 t.push(r.saturating_add(pto.saturating_mul(GRACE_PTOS)));
             }
         }
