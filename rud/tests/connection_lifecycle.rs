@@ -635,3 +635,33 @@ fn memory_stays_bounded_when_the_peer_never_reads_or_acknowledges() {
     // Only keep-alive pings (a few dozen octets each) are added until the idle timeout.
     assert!(after <= before + 4096, "{before} -> {after}");
 }
+
+#[test]
+fn abandoning_twice_is_refused_without_harm() {
+    let mut p = pair(16);
+    let c = p.client().unwrap();
+    let s = c.open(StreamKind::Asynchronous, "sink", vec![]).unwrap();
+    c.send(s, vec![3; 100_000]).unwrap();
+    collect(&mut p, SECOND / 20);
+    let c = p.client().unwrap();
+    assert!(c.abandon(s));
+    assert!(!c.abandon(s), "the ABORT of the first is still queued");
+    c.send(s, b"after".to_vec()).unwrap();
+    let mut got = Vec::new();
+    p.run(
+        20 * SECOND,
+        |_, _, _| {},
+        |p| {
+            let h = p
+                .server()
+                .and_then(|srv| srv.streams().find(|x| x.2 == "sink").map(|x| x.0));
+            if let (Some(h), Some(srv)) = (h, p.server()) {
+                while let Some(m) = srv.read(h) {
+                    got.push(m.bytes);
+                }
+            }
+            !got.is_empty()
+        },
+    );
+    assert_eq!(got, vec![b"after".to_vec()]);
+}

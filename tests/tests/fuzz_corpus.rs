@@ -295,3 +295,10 @@ fn regression(target: &str, name: &str) {
 fn connection_timers_never_stay_in_the_past() {
     regression("connection", "livelock-past-timer");
 }
+
+/// Abandoning a stream's message twice, the second time while the first ABORT was still
+/// queued, subtracted past zero (`offset` held a marker value). Abandon is now explicit state.
+#[test]
+fn connection_abandon_twice() {
+    regression("connection", "abandon-twice");
+}

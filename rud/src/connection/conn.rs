@@ -630,7 +630,11 @@ impl Connection {
         let id = s.next_send_id;
         s.next_send_id += 1;
         s.queued_bytes += bytes.len();
-        s.queue.push_back(OutMessage { bytes, offset: 0 });
+        s.queue.push_back(OutMessage {
+            bytes,
+            offset: 0,
+            aborted: false,
+        });
         Ok(id)
     }
 
@@ -661,7 +665,11 @@ impl Connection {
         while let Some(bytes) = s.responses.remove(&s.next_response) {
             s.next_response += 1;
             s.queued_bytes += bytes.len();
-            s.queue.push_back(OutMessage { bytes, offset: 0 });
+            s.queue.push_back(OutMessage {
+                bytes,
+                offset: 0,
+                aborted: false,
+            });
         }
         Ok(())
     }
@@ -722,14 +730,19 @@ impl Connection {
         let Some(m) = s.queue.front_mut() else {
             return false;
         };
-        let rest = m.bytes.len() - m.offset;
+        if m.aborted {
+            // Already abandoned; its ABORT is on the way.
+            return false;
+        }
+        let rest = m.bytes.len().saturating_sub(m.offset);
         s.queued_bytes = s.queued_bytes.saturating_sub(rest);
         if m.offset == 0 && !s.in_message {
             s.queue.pop_front();
         } else {
             // Keep an empty remainder: the next datagram carries ABORT for it.
             m.bytes.clear();
-            m.offset = usize::MAX;
+            m.offset = 0;
+            m.aborted = true;
         }
         true
     }

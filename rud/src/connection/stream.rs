@@ -95,6 +95,8 @@ impl Half {
 pub(crate) struct OutMessage {
     pub bytes: Vec<u8>,
     pub offset: usize,
+    /// Abandoned after some of it was sealed: the next datagram carries ABORT instead.
+    pub aborted: bool,
 }
 
 /// The stream's lifecycle (SPEC stream state diagram).

@@ -257,15 +257,17 @@ impl Connection {
             0
         };
         let chunk_len = s.queue.front().map_or(0, |m| {
-            if m.offset == usize::MAX {
+            if m.aborted {
                 0
             } else {
-                (m.bytes.len() - m.offset)
+                m.bytes
+                    .len()
+                    .saturating_sub(m.offset)
                     .min(self.config.max_datagram_payload)
                     .min(flow_room as usize)
             }
         });
-        let abort = has_data && s.queue.front().is_some_and(|m| m.offset == usize::MAX);
+        let abort = has_data && s.queue.front().is_some_and(|m| m.aborted);
         let data = has_data
             && (chunk_len > 0 || abort || s.queue.front().is_some_and(|m| m.bytes.is_empty()));
         if !data
@@ -341,7 +343,7 @@ impl Connection {
         c.flags = DatagramFlags::CONTROL | DatagramFlags::FINAL;
         if data {
             if let Some(m) = s.queue.front_mut() {
-                if m.offset == usize::MAX {
+                if m.aborted {
                     c.flags = DatagramFlags::ABORT | DatagramFlags::FINAL;
                     s.queue.pop_front();
                     s.in_message = false;
@@ -386,7 +388,9 @@ impl Connection {
             .map_or(0, |c| c.available())
             .min(self.flow.connection().available());
         let chunk_len = s.queue.front().map_or(0, |m| {
-            (m.bytes.len() - m.offset)
+            m.bytes
+                .len()
+                .saturating_sub(m.offset)
                 .min(self.config.max_datagram_payload)
                 .min(flow_room as usize)
         });
