@@ -665,3 +665,39 @@ fn abandoning_twice_is_refused_without_harm() {
     );
     assert_eq!(got, vec![b"after".to_vec()]);
 }
+
+//= docs/SPEC.md#message-order
+//= type=test
+//# A datagram with ABORT discards the message in progress and keeps its number
+#[test]
+fn an_abandoned_request_keeps_its_number_and_later_responses_pair_up() {
+    let mut p = pair(17);
+    let c = p.client().unwrap();
+    let s = c.open(StreamKind::Transactional, "echo", vec![]).unwrap();
+    let big = c.send(s, vec![9; 200_000]).unwrap();
+    let small = c.send(s, b"small".to_vec()).unwrap();
+    collect(&mut p, SECOND / 50);
+    let c = p.client().unwrap();
+    assert!(c.abandon(s));
+    let last = c.send(s, b"last".to_vec()).unwrap();
+    let mut host = rud::service::ServiceHost::with_builtins(None);
+    let mut got = Vec::new();
+    p.run(
+        20 * SECOND,
+        |_, _, _| {},
+        |p| {
+            if let Some(srv) = p.server() {
+                host.pump(1, srv);
+            }
+            while let Some(m) = p.client().unwrap().read(s) {
+                got.push((m.id, m.bytes));
+            }
+            got.len() == 2
+        },
+    );
+    assert_eq!(
+        got,
+        vec![(small, b"small".to_vec()), (last, b"last".to_vec())]
+    );
+    assert_eq!((big, small, last), (0, 1, 2));
+}

@@ -302,3 +302,11 @@ fn connection_timers_never_stay_in_the_past() {
 fn connection_abandon_twice() {
     regression("connection", "abandon-twice");
 }
+
+/// An abandoned request took no number on the server, so every later response paired with the
+/// wrong request. An abandoned message now always sends an ABORT, which keeps its number, and
+/// the server answers an abandoned request with an abandoned response.
+#[test]
+fn connection_abandoned_request_keeps_its_number() {
+    regression("connection", "abandoned-request-number");
+}

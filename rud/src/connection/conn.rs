@@ -545,6 +545,7 @@ impl Connection {
             next_recv_id: 0,
             window: ReceiveWindow::new(self.config.stream_window),
             created_by: None,
+            reads_responses: creator == self.role,
             creation_sent: false,
             credentials: Vec::new(),
             restart_sent: None,
@@ -661,16 +662,8 @@ impl Connection {
             .streams
             .get_mut(&stream)
             .ok_or(StreamError::UnknownStream)?;
-        s.responses.insert(id, bytes);
-        while let Some(bytes) = s.responses.remove(&s.next_response) {
-            s.next_response += 1;
-            s.queued_bytes += bytes.len();
-            s.queue.push_back(OutMessage {
-                bytes,
-                offset: 0,
-                aborted: false,
-            });
-        }
+        s.responses.insert(id, Some(bytes));
+        s.flush_responses();
         Ok(())
     }
 
@@ -719,8 +712,9 @@ impl Connection {
     }
 
     /// Abandons the oldest message not yet fully sent on `stream` (draft 1.1.2 "pre-empt"):
-    /// octets not yet sealed are dropped; if some were sent, an empty datagram with the ABORT
-    /// flag tells the receiver to discard what it has. Datagrams already sealed are still
+    /// octets not yet sealed are dropped, and an empty datagram with the ABORT flag takes its
+    /// place, so the receiver discards what it has and the message keeps its number (an aborted
+    /// request is answered by an aborted response, which `read` skips). Datagrams already sealed are still
     /// delivered to the receiver's reassembly (they are resent until acknowledged) but never
     /// handed to its application. Returns false when nothing was queued.
     pub fn abandon(&mut self, stream: StreamHandle) -> bool {
@@ -736,14 +730,11 @@ impl Connection {
         }
         let rest = m.bytes.len().saturating_sub(m.offset);
         s.queued_bytes = s.queued_bytes.saturating_sub(rest);
-        if m.offset == 0 && !s.in_message {
-            s.queue.pop_front();
-        } else {
-            // Keep an empty remainder: the next datagram carries ABORT for it.
-            m.bytes.clear();
-            m.offset = 0;
-            m.aborted = true;
-        }
+        // Keep an empty remainder: an ABORT datagram goes in its place, sent or not, so the
+        // message still takes its number (a request's id pairs it with its response).
+        m.bytes.clear();
+        m.offset = 0;
+        m.aborted = true;
         true
     }
 

@@ -285,6 +285,7 @@ impl Connection {
             Ok(c) => c,
             Err(e) => return self.violation(e.into()),
         };
+        s.flush_responses();
         let delivered = s.inbox.len() - before;
         self.counters.messages_delivered += delivered as u64;
         if delivered > 0 {
@@ -387,7 +388,15 @@ impl Connection {
         if !flags.is_control() {
             let half = s.halves.back_mut();
             if let Some(half) = half {
-                if flags.is_final() {
+                if flags.is_abort() {
+                    // The first message was abandoned: it keeps its number (and, for a request,
+                    // gets an abandoned response).
+                    s.next_recv_id = 1;
+                    if kind == StreamKind::Transactional {
+                        s.responses.insert(0, None);
+                        s.flush_responses();
+                    }
+                } else if flags.is_final() {
                     s.inbox.push_back(Incoming {
                         id: 0,
                         bytes: payload.to_vec(),

@@ -167,8 +167,9 @@ pub(crate) struct Stream {
     /// Id of the next message sent (requests on a transactional client; any message on an
     /// asynchronous sender).
     pub next_send_id: u64,
-    /// Transactional server: responses given out of order, held until their turn.
-    pub responses: BTreeMap<u64, Vec<u8>>,
+    /// Transactional server: responses given out of order, held until their turn; `None`
+    /// answers a request the client abandoned.
+    pub responses: BTreeMap<u64, Option<Vec<u8>>>,
     pub next_response: u64,
     /// A message is partly sealed on the current half: nothing else goes on it meanwhile.
     pub in_message: bool,
@@ -179,6 +180,8 @@ pub(crate) struct Stream {
     /// Creation datagram of this stream (the parent stream and counter that carried it), so
     /// a retransmitted copy is recognised.
     pub created_by: Option<(u64, u64)>,
+    /// A transactional stream this endpoint created: it reads responses, not requests.
+    pub reads_responses: bool,
     /// Created here: whether the creation datagram was sealed.
     pub creation_sent: bool,
     /// Principal credentials carried by the creation datagram.
@@ -231,8 +234,13 @@ impl Stream {
                 };
                 if let Some((flags, payload)) = data {
                     if flags.is_abort() {
-                        // The sender gave up on the message (draft 1.1.2 "pre-empt").
+                        // The sender gave up on the message (draft 1.1.2 "pre-empt"). It keeps
+                        // its number; an abandoned request gets an abandoned response.
                         half.partial = None;
+                        if self.kind == StreamKind::Transactional && !self.reads_responses {
+                            self.responses.insert(self.next_recv_id, None);
+                        }
+                        self.next_recv_id = self.next_recv_id.saturating_add(1);
                     } else {
                         let mut msg = half.partial.take().unwrap_or_default();
                         if msg.len().saturating_add(payload.len()) > max_message {
@@ -263,6 +271,21 @@ impl Stream {
             }
         }
         Ok(None)
+    }
+
+    /// Queues the responses whose turn has come, in request order.
+    pub fn flush_responses(&mut self) {
+        while let Some(r) = self.responses.remove(&self.next_response) {
+            self.next_response += 1;
+            let aborted = r.is_none();
+            let bytes = r.unwrap_or_default();
+            self.queued_bytes += bytes.len();
+            self.queue.push_back(OutMessage {
+                bytes,
+                offset: 0,
+                aborted,
+            });
+        }
     }
 
     /// Total octets held in reassembly and ordering buffers.

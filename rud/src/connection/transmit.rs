@@ -422,7 +422,11 @@ impl Connection {
         s.creation_sent = true;
         if let Some(m) = s.queue.front_mut() {
             let end = m.offset + chunk_len;
-            if chunk_len > 0 || m.bytes.is_empty() {
+            if m.aborted {
+                // Abandoned before any of it went: the creation carries its ABORT.
+                c.flags = DatagramFlags::ABORT | DatagramFlags::FINAL;
+                s.queue.pop_front();
+            } else if chunk_len > 0 || m.bytes.is_empty() {
                 c.payload = m.bytes[m.offset..end].to_vec();
                 m.offset = end;
                 s.queued_bytes = s.queued_bytes.saturating_sub(chunk_len);
