@@ -1,8 +1,9 @@
-//! `rud`: the reference RUD endpoint's command line. `rud demo` shows what the toolkit does on
-//! embedded defaults; it grows as the handshake, streams and bindings land.
+//! `rud demo`: what the toolkit does, on embedded defaults: the codec, the key exchanges in
+//! memory, then a responder and an initiator on loopback UDP.
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Args;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,40 +15,52 @@ use rud::handshake::{
 };
 use rud::wire::{DEFAULT_UDP_PORT, Datagram, describe, element, samples};
 
-#[derive(Parser)]
-#[command(
-    name = "rud",
-    version,
-    about = "RUD (draft-hallambaker-mesh-rud-00) reference endpoint"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+use super::CliError;
+use rud::capture::{CaptureFile, Overwrite};
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Print each element's full decoded tree, not only its summary line.
+    #[arg(long)]
+    verbose: bool,
+    /// Capture the UDP part to FILE (pcapng with the secrets in Decryption Secrets Blocks).
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Run the demonstration on embedded defaults: every sample datagram and section of
-    /// docs/SPEC.md through the reference codec, then each key exchange mode in memory.
-    Demo {
-        /// Print each element's full decoded tree, not only its summary line.
-        #[arg(long)]
-        verbose: bool,
-    },
-}
-
-fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Demo { verbose } => demo(verbose),
+pub fn run(a: DemoArgs) -> Result<ExitCode, CliError> {
+    // Open the capture before anything runs, so a bad path fails at once.
+    let pcap = match &a.pcap {
+        Some(p) => Some(
+            CaptureFile::create(p, Overwrite::Refuse)
+                .map_err(|e| CliError::Setup(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let mut failures = codec_and_memory(a.verbose);
+    println!("\nOver UDP on loopback: a responder and an initiator, each mode and stream kind:\n");
+    let rt = super::runtime()?;
+    failures += rt.block_on(super::demo_udp::run(pcap))?;
+    if let Some(p) = &a.pcap {
+        println!(
+            "\ncapture with the session secrets: {} (open it in Wireshark)",
+            p.display()
+        );
     }
+    Ok(if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn demo(verbose: bool) -> ExitCode {
+/// The codec samples and the in-memory key exchanges; returns the number of failures.
+fn codec_and_memory(verbose: bool) -> usize {
     let all = match samples::all() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("rud: error: building the samples: {e}");
-            return ExitCode::from(1);
+            println!("building the samples: FAILED: {e}");
+            return 1;
         }
     };
     println!(
@@ -102,11 +115,7 @@ fn demo(verbose: bool) -> ExitCode {
             println!("  {}: FAILED: {e}", mode.name());
         }
     }
-    if failures > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    failures
 }
 
 fn summary(bytes: &[u8]) -> String {
