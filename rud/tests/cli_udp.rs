@@ -434,3 +434,95 @@ fn http_is_not_yet_available() {
     assert_error(&out, 2, "not yet available");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// pcapng block types in file order (little-endian, as the writer writes).
+fn pcapng_blocks(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 12 <= bytes.len() {
+        let t = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        assert!(len >= 12 && at + len <= bytes.len(), "bad block at {at}");
+        out.push((t, bytes[at + 8..at + len - 4].to_vec()));
+        at += len;
+    }
+    assert_eq!(at, bytes.len(), "trailing octets");
+    out
+}
+
+#[test]
+fn post_writes_a_capture_with_secrets_and_a_qlog() {
+    let dir = temp_dir("records");
+    let t = Duration::from_secs(30);
+    let (key, public) = keygen(&dir, "server.pem");
+    let server = Server::start(&key, &[]);
+    let pcap = dir.join("post.pcapng");
+    let qlog = dir.join("qlog");
+    let keylog = dir.join("keys.log");
+    let out = rud(
+        &[
+            "post",
+            "--to",
+            &server.url,
+            "--responder-key",
+            &public,
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "--qlog",
+            qlog.to_str().unwrap(),
+            "--keylog",
+            keylog.to_str().unwrap(),
+            "recorded",
+        ],
+        t,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blocks = pcapng_blocks(&std::fs::read(&pcap).unwrap());
+    let kinds: Vec<u32> = blocks.iter().map(|b| b.0).collect();
+    // Section header, interface, then secrets before the first packet, and packets both ways.
+    assert_eq!(&kinds[..2], &[0x0A0D_0D0A, 1]);
+    let first_dsb = kinds
+        .iter()
+        .position(|&k| k == 0x0A)
+        .expect("a secrets block");
+    let first_packet = kinds.iter().position(|&k| k == 6).expect("a packet");
+    assert!(first_dsb < first_packet, "{kinds:?}");
+    assert!(kinds.iter().filter(|&&k| k == 6).count() >= 4, "{kinds:?}");
+    // The Exchange's keys come first; the traffic secrets follow once the handshake ends.
+    let mut text = String::new();
+    for (_, body) in blocks.iter().filter(|b| b.0 == 0x0A) {
+        assert_eq!(&body[..4], &0x5255_444Bu32.to_le_bytes(), "RUDK");
+        text.push_str(&String::from_utf8_lossy(&body[8..]));
+    }
+    assert!(text.contains("RUD_TRAFFIC_I2R"), "{text}");
+    assert!(text.contains("RUD_EARLY_I2R"), "{text}");
+    let log = std::fs::read_to_string(&keylog).unwrap();
+    assert!(log.contains("RUD_TRAFFIC_R2I"), "{log}");
+    let files: Vec<_> = std::fs::read_dir(&qlog).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1, "one qlog file per connection");
+    let q = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(
+        q.contains("rud:packet_sent") && q.contains("rud:packet_received"),
+        "{q}"
+    );
+    assert!(q.starts_with('\u{1e}'), "JSON-SEQ");
+    // The capture refuses to overwrite.
+    let again = rud(
+        &[
+            "post",
+            "--to",
+            &server.url,
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "x",
+        ],
+        t,
+    );
+    assert_error(&again, 2, "exists");
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
