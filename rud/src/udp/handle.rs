@@ -230,7 +230,8 @@ impl UdpEndpoint {
     }
 }
 
-/// One established connection. Requests, sends and flushes may run concurrently.
+/// One established connection. Requests, sends and flushes may run concurrently. Dropping
+/// the handle closes the connection (without waiting).
 #[derive(Debug)]
 pub struct ConnectionHandle {
     id: ConnectionId,
@@ -379,5 +380,19 @@ impl ConnectionHandle {
             reply,
         })
         .await
+    }
+}
+
+impl Drop for ConnectionHandle {
+    fn drop(&mut self) {
+        // Nobody can use the connection any more: close it rather than keep it alive with
+        // keep-alives until the endpoint stops. A connection already closed ignores this.
+        let (reply, _) = oneshot::channel();
+        let _ = self.tx.send(Command::Close {
+            conn: self.id,
+            code: 0,
+            reason: String::new(),
+            reply,
+        });
     }
 }
