@@ -242,6 +242,13 @@ impl Endpoint {
         }
     }
 
+    /// The connection or handshake a received datagram would be routed to, if any (for a
+    /// driver's per-connection logs; routing itself happens in `handle_datagram`).
+    pub fn connection_of(&self, bytes: &[u8]) -> Option<ConnectionId> {
+        let (_, (sid, _)) = header(bytes).ok()?;
+        self.route(sid).map(ConnectionId)
+    }
+
     fn route(&self, sid: &[u8]) -> Option<u32> {
         if let Some(&slot) = self.routes.get(sid) {
             return Some(slot);
@@ -418,8 +425,18 @@ impl Endpoint {
 
     /// The next datagram to send, from the endpoint or any connection (round-robin).
     pub fn poll_transmit(&mut self, now: Duration) -> Option<Transmit> {
+        self.poll_transmit_tagged(now).map(|(_, t)| t)
+    }
+
+    /// [`Endpoint::poll_transmit`], naming the connection that sent the datagram (`None` for
+    /// the endpoint's own: handshake datagrams and replies, StateLost, refusals). Drivers use
+    /// it to write one event log per connection; the core keeps no per-datagram record of it.
+    pub fn poll_transmit_tagged(
+        &mut self,
+        now: Duration,
+    ) -> Option<(Option<ConnectionId>, Transmit)> {
         if let Some(t) = self.out.pop_front() {
-            return Some(t);
+            return Some((None, t));
         }
         let keys: Vec<u32> = self.slots.keys().copied().collect();
         let start = keys.iter().position(|&k| k >= self.rr).unwrap_or(0);
@@ -429,7 +446,7 @@ impl Endpoint {
                 && let Some(t) = c.poll_transmit(now)
             {
                 self.rr = slot.wrapping_add(1);
-                return Some(t);
+                return Some((Some(ConnectionId(slot)), t));
             }
         }
         None

@@ -10,4 +10,5 @@ pub mod handshake;
 pub mod qlog;
 pub mod service;
 pub mod sim;
+pub mod udp;
 pub mod wire;

@@ -26,4 +26,13 @@ fn demo_runs_on_embedded_defaults() {
         "{text}"
     );
     assert!(text.contains("as 0-RTT early data"), "{text}");
+    // Over loopback UDP: every mode with both stream kinds.
+    for mode in ["first-contact", "immediate", "deferred"] {
+        for kind in ["transactional", "asynchronous"] {
+            let line = format!("udp {mode}, {kind}: {mode} in ");
+            assert!(text.contains(&line), "{line} missing:\n{text}");
+        }
+    }
+    assert!(text.contains("went as 0-RTT early data);"), "{text}");
+    assert_eq!(text.matches("byte-identical").count(), 3, "{text}");
 }

@@ -294,8 +294,11 @@ impl Connection {
         if let Some((code, reason)) = closed {
             if handle == StreamHandle(0) {
                 // Close on the first stream closes the connection; acknowledge it once.
-                self.flush_close_ack();
+                // terminate() empties the send queue, so the acknowledgement is queued again
+                // after it (it used to be dropped: the peer then waited three PTOs to close).
+                let ack = self.flush_close_ack();
                 self.terminate(CloseReason::Peer { code, reason });
+                self.out.extend(ack);
             } else {
                 self.events.push_back(Event::StreamClosed {
                     stream: handle,

@@ -635,6 +635,12 @@ impl Connection {
     pub(super) fn flush_close_ack(&mut self) -> Vec<Transmit> {
         let now = self.last_activity;
         let before = self.out.len();
+        // Due now: an ack held for the ack delay would never leave, the state being gone.
+        if let Some(s) = self.streams.get_mut(&StreamHandle(0)) {
+            s.halves
+                .iter_mut()
+                .for_each(|h| h.received.ack_immediately());
+        }
         if self.emit_pure_ack(now, StreamHandle(0)) {
             self.out.drain(before..).collect()
         } else {

@@ -236,6 +236,12 @@ impl ReceivedSet {
             .map(|t| t.saturating_add(self.max_ack_delay))
     }
 
+    /// Makes a pending Ack due now, whatever the ack delay says (a Close that ends the
+    /// connection is acknowledged before the state goes).
+    pub fn ack_immediately(&mut self) {
+        self.ack_now = true;
+    }
+
     /// Notes that an Ack was sent: nothing is pending any more.
     pub fn on_ack_sent(&mut self) {
         self.pending_eliciting = 0;

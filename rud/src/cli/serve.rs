@@ -1,0 +1,160 @@
+//! `rud serve`: a responder on UDP until interrupted.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::keys::{key_id, read_private};
+use super::{CliError, Records, outputs};
+use rud::crypto::SecretBytes;
+use rud::crypto::default_provider;
+use rud::handshake::DeferPolicy;
+use rud::handshake::ticket::TicketKeys;
+use rud::service::ServiceHost;
+use rud::udp::{ServerConfig, UdpConfig, UdpEndpoint};
+use rud::wire::DEFAULT_UDP_PORT;
+
+/// Key exchanges completed in a cookie epoch (30 s) above which `--mode auto` defers.
+const AUTO_DEFER_ABOVE: u64 = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ServeMode {
+    /// Complete every Exchange at once (1 RTT, 0-RTT data accepted).
+    Immediate,
+    /// Answer every Exchange with a stateless challenge first (2 RTT).
+    Deferred,
+    /// Immediate, deferring once more than 1000 exchanges completed in a cookie epoch.
+    Auto,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The responder's private key (PEM PKCS#8 or hex); repeat to accept several (the first
+    /// is presented to First Contact).
+    #[arg(long, value_name = "FILE", required = true)]
+    key: Vec<PathBuf>,
+    /// Listen on ADDR (repeatable; default 0.0.0.0:21077 and [::]:21077).
+    #[arg(long, value_name = "ADDR")]
+    udp: Vec<SocketAddr>,
+    /// Listen for the HTTP binding on ADDR (not yet available).
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// When to defer an Exchange with a stateless challenge.
+    #[arg(long, value_enum, default_value_t = ServeMode::Immediate)]
+    mode: ServeMode,
+    /// The service's ticket key: [ID ]HEX (one octet key id, default 1, then 64 octets).
+    #[arg(long, value_name = "FILE")]
+    ticket_key: Option<PathBuf>,
+    /// Write each sink stream to DIR/<connection>-<stream>.bin (enables the sink service).
+    #[arg(long, value_name = "DIR")]
+    sink_dir: Option<PathBuf>,
+    #[command(flatten)]
+    records: Records,
+}
+
+fn ticket_keys(path: &PathBuf) -> Result<TicketKeys, CliError> {
+    let bad = |what: &str| CliError::Setup(format!("--ticket-key {}: {what}", path.display()));
+    let text =
+        zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(&e.to_string()))?);
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let (id, hex_key) = match parts.as_slice() {
+        [k] => (1u8, *k),
+        [id, k] => (id.parse().map_err(|_| bad("the key id is not 0-255"))?, *k),
+        _ => return Err(bad("expected [ID ]HEX")),
+    };
+    let bytes = zeroize::Zeroizing::new(hex::decode(hex_key).map_err(|_| bad("not hex"))?);
+    let key: [u8; 64] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| bad("the key must be 64 octets (128 hex digits)"))?;
+    Ok(TicketKeys {
+        current: (id, SecretBytes::new(key)),
+        previous: None,
+    })
+}
+
+pub async fn run(a: ServeArgs) -> Result<ExitCode, CliError> {
+    if let Some(addr) = a.http {
+        return Err(CliError::Usage(format!(
+            "--http {addr}: the HTTP binding is not yet available (UDP only)"
+        )));
+    }
+    let keys = a
+        .key
+        .iter()
+        .map(|p| read_private(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(dir) = &a.sink_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Setup(format!("--sink-dir {}: {e}", dir.display())))?;
+    }
+    let services = ServiceHost::with_builtins(a.sink_dir.clone());
+    let names = services.names().join(", ");
+    let mut server = ServerConfig::new(keys[0].clone(), services);
+    server.keys = keys;
+    server.defer = match a.mode {
+        ServeMode::Immediate => DeferPolicy::Never,
+        ServeMode::Deferred => DeferPolicy::Always,
+        ServeMode::Auto => DeferPolicy::Hook(Arc::new(|load| {
+            load.established_this_epoch > AUTO_DEFER_ABOVE
+        })),
+    };
+    if let Some(p) = &a.ticket_key {
+        server.ticket_keys = Some(ticket_keys(p)?);
+    }
+    let public = server.keys[0].public_key(&*default_provider());
+    let mut config = UdpConfig::server(server);
+    config.shutdown_grace = Duration::from_secs(3);
+    outputs::apply(&a.records, &mut config)?;
+    let endpoint = if a.udp.is_empty() {
+        bind_default(config).await?
+    } else {
+        UdpEndpoint::bind(&a.udp, config).await?
+    };
+    for addr in endpoint.local_addrs() {
+        println!("rud: serving udp://{addr}");
+    }
+    println!("rud: responder key {}", hex::encode(public.as_bytes()));
+    println!(
+        "rud: key id {}; services: {names}; mode {:?}",
+        key_id(&public),
+        a.mode
+    );
+    wait_for_signal().await;
+    println!("rud: shutting down (closing every connection)");
+    let m = endpoint.metrics().await.unwrap_or_default();
+    endpoint.shutdown().await?;
+    println!(
+        "rud: {} connections accepted, {} datagrams received, {} sent",
+        m.accepted, m.datagrams_received, m.datagrams_sent
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// 0.0.0.0:21077 and [::]:21077, or IPv4 alone where IPv6 is not available.
+async fn bind_default(config: UdpConfig) -> Result<UdpEndpoint, CliError> {
+    let v4 = SocketAddr::from(([0, 0, 0, 0], DEFAULT_UDP_PORT));
+    let v6 = SocketAddr::from(([0u16; 8], DEFAULT_UDP_PORT));
+    // Probe IPv6 first: the configuration (with its capture file) can be used only once.
+    let v6_ok = std::net::UdpSocket::bind(SocketAddr::from(([0u16; 8], 0))).is_ok();
+    let addrs = if v6_ok { vec![v4, v6] } else { vec![v4] };
+    Ok(UdpEndpoint::bind(&addrs, config).await?)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
