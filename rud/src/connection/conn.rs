@@ -205,6 +205,9 @@ pub struct Connection {
     /// A new path needs its challenge sent; `challenge_pending` marks the next ping as it.
     pub(super) path_challenge_due: bool,
     pub(super) challenge_pending: bool,
+    /// A probe timeout fired: a fresh ping goes on the first stream, past the congestion
+    /// window as the probe does.
+    pub(super) probe_ping: bool,
     /// When pacing held back the next packet.
     pub(super) pacing_blocked: Option<Duration>,
     /// This endpoint's own static key as the handshake used it (responder: its credential).
@@ -296,6 +299,7 @@ impl Connection {
             pending_epoch: None,
             path_challenge_due: false,
             challenge_pending: false,
+            probe_ping: false,
             pacing_blocked: None,
             own_static: match role {
                 Role::Responder => Some(session.responder_credential),
@@ -517,6 +521,7 @@ impl Connection {
             partial: None,
             retired_at: None,
             ids_ahead: 0,
+            acceptance: None,
         })
     }
 
@@ -551,6 +556,7 @@ impl Connection {
             restart_sent: None,
             close_sent: None,
             close_reason: None,
+            close_sent_at: None,
         }
     }
 
@@ -765,13 +771,16 @@ impl Connection {
         if s.control.restart.is_some() || s.state != StreamState::Open {
             return Err(StreamError::RestartInProgress);
         }
+        // The peer's identifier of the other stream's current half, and the epoch of its key
+        // data: the acceptance cannot be resolved through that identifier here (the peer
+        // issued it, not this endpoint), so the restarter keeps the epoch it meant.
         let use_key_of = match use_key_of {
             None => None,
             Some(h) => Some(
                 self.streams
                     .get(&h)
                     .and_then(Stream::current)
-                    .and_then(|half| half.peer_id.clone())
+                    .and_then(|half| Some((half.peer_id.clone()?, half.epoch)))
                     .ok_or(StreamError::UnknownStream)?,
             ),
         };
@@ -901,6 +910,15 @@ impl Connection {
 
     pub(super) fn rekey_confirm_generation(&self) -> Option<u64> {
         self.rekey.as_ref().and_then(|r| r.confirm_g)
+    }
+
+    /// The rekey's Restart is sealed now: the confirmation deadline counts from here. Counted
+    /// from `rekey()`, a Restart held back by a full congestion window (resends go first) used
+    /// the whole deadline before it left, and a lossy but working connection ended RekeyFailed.
+    pub(super) fn rekey_restart_sent(&mut self, now: Duration) {
+        if let Some(r) = self.rekey.as_mut() {
+            r.started = now;
+        }
     }
 
     pub(super) fn set_rekey_confirm(&mut self, g: u64) {

@@ -76,6 +76,12 @@ impl Connection {
             }
             Err(_) => return,
         };
+        // A one-time identifier issued for this half came back in use (each serves one
+        // datagram): one fewer ahead, so the next datagram issues another. Never counted down,
+        // the peer got `one_time_ids` identifiers per half in all, then reused the canonical one.
+        if pkt.stream_id.0 != half.my_id.as_slice() {
+            half.ids_ahead = half.ids_ahead.saturating_sub(1);
+        }
         self.counters.datagrams_authenticated += 1;
         self.on_authenticated(now, from, handle, g, bytes.len(), delivered);
     }
@@ -168,6 +174,18 @@ impl Connection {
             self.migrate_if_needed(now, from, handle, g, n, len);
         }
 
+        if let Some(s) = self.streams.get_mut(&handle) {
+            // Acceptor: an ack-eliciting datagram of the restarter on a newer half proves it
+            // holds everything we sent on the older ones, up to our acceptance (it sends none
+            // before, see `emit_new`): what is still unacknowledged there is settled.
+            if !ack_only {
+                for old in s.halves.iter_mut().take_while(|h| h.g != g) {
+                    if old.acceptance.take().is_some() {
+                        settle(old);
+                    }
+                }
+            }
+        }
         // Acknowledgement state of this half, then what the peer acknowledged of ours.
         let Some(half) = self.streams.get_mut(&handle).and_then(|s| s.half_mut(g)) else {
             return;
@@ -209,7 +227,17 @@ impl Connection {
         // Creation of a new stream: the datagram belongs to it, not to this one.
         if let Some((kind, service)) = parsed.create.clone() {
             self.set_piece(handle, g, n, Piece::Skip);
-            self.on_create(now, handle, n, kind, service, &parsed, flags, plain.payload);
+            self.on_create(
+                now,
+                handle,
+                g,
+                n,
+                kind,
+                service,
+                &parsed,
+                flags,
+                plain.payload,
+            );
             return self.drain(handle);
         }
         if parsed.restart {
@@ -218,7 +246,7 @@ impl Connection {
             return self.drain(handle);
         }
         if parsed.stream_id.is_some()
-            && let Err(e) = self.on_accept(handle, g, n, &parsed)
+            && let Err(e) = self.on_accept(now, handle, g, n, &parsed)
         {
             return self.violation(format!("datagram {n}: {e}"));
         }
@@ -308,6 +336,11 @@ impl Connection {
                 });
                 if let Some(s) = self.streams.get_mut(&handle) {
                     s.state = StreamState::Closed;
+                    // Kept for a grace period (see `collect`), so that a resent Close is still
+                    // acknowledged: forgotten at once, a lost acknowledgement left the closer
+                    // resending its Close into the void for good.
+                    let at = self.last_activity;
+                    s.halves.iter_mut().for_each(|h| h.retired_at = Some(at));
                 }
             }
         }
@@ -318,6 +351,7 @@ impl Connection {
         &mut self,
         now: Duration,
         parent: StreamHandle,
+        parent_g: u64,
         n: u64,
         kind: StreamKind,
         service: String,
@@ -331,7 +365,7 @@ impl Connection {
         if self
             .streams
             .values()
-            .any(|s| s.created_by == Some((parent.0, n)))
+            .any(|s| s.created_by == Some((parent_g, n)))
         {
             return;
         }
@@ -354,7 +388,15 @@ impl Connection {
             Ok(id) => id,
             Err(e) => return self.terminate(CloseReason::Internal(e.to_string())),
         };
-        let half = match self.new_half(g, self.epoch, my_id, Some(peer_id)) {
+        // The new stream takes the key data of the half its creation travelled on, which is
+        // what its creator keyed it with (not this endpoint's epoch: a creation sent before a
+        // connection rekey may arrive after it).
+        let parent_epoch = self
+            .streams
+            .get(&parent)
+            .and_then(|s| s.half(parent_g))
+            .map_or(self.epoch, |h| h.epoch);
+        let half = match self.new_half(g, parent_epoch, my_id, Some(peer_id)) {
             Ok(h) => h,
             Err(e) => return self.terminate(CloseReason::Internal(e.to_string())),
         };
@@ -365,7 +407,10 @@ impl Connection {
             Role::Responder => Role::Initiator,
         };
         let mut s = self.new_stream(handle, kind, service.clone(), creator);
-        s.created_by = Some((parent.0, n));
+        // By the parent's generation, not its handle: the first stream's counters start again
+        // at 0 after its Restart, and a new creation there was taken for a resent old one
+        // (never opened, yet acknowledged).
+        s.created_by = Some((parent_g, n));
         s.halves.push_back(half);
         s.state = StreamState::Open;
         self.by_gen.insert(g, handle);
@@ -512,6 +557,7 @@ impl Connection {
     /// The acceptance of a creation (on the new half) or of our Restart (on the old half).
     fn on_accept(
         &mut self,
+        now: Duration,
         handle: StreamHandle,
         g: u64,
         n: u64,
@@ -556,12 +602,9 @@ impl Connection {
             (None, Some(_)) => {
                 return Err("KeyExchange in the acceptance of a plain Restart".into());
             }
-            (None, None) => match &plan.use_key_of {
-                Some(other) => self
-                    .epoch_of_peer_id(other)
-                    .ok_or("UseKeyOf names no stream")?,
-                None => base_epoch,
-            },
+            // Not `epoch_of_peer_id`: that routes identifiers this endpoint issued, and the
+            // UseKeyOf of our own Restart names the peer's (every UseKeyOf Restart failed here).
+            (None, None) => plan.use_key_of.as_ref().map_or(base_epoch, |(_, e)| *e),
         };
         let my_id = match plan.my_id.clone() {
             Some(id) => id,
@@ -575,9 +618,23 @@ impl Connection {
         };
         if let Some(old) = s.half_mut(g) {
             old.recv_end = Some(n);
+            // The restarter's old half stops being current too: without this it was never
+            // collected, and its key data (epoch 0 after a rekey) never wiped (SPEC rekey-wipe).
+            old.retired_at = Some(now);
         }
         s.halves.push_back(half);
         s.restart_sent = None;
+        // The acceptor answers only once it holds everything we sent on the old half up to the
+        // Restart (our last datagram there): what is still unacknowledged there is settled. The
+        // acceptor may already have dropped that half, with its keys, and could not
+        // acknowledge a resend; waiting for the acknowledgement stranded the datagram, and its
+        // probes filled the congestion window for good.
+        if let Some(old) = s.half_mut(g) {
+            settle(old);
+        }
+        // Something on the new half at once: it tells the acceptor that its acceptance arrived
+        // (see `Half::acceptance`), even when this side has nothing else to send.
+        s.control.ping = true;
         if plan.key_exchange.is_some() && handle == StreamHandle(0) {
             // Confirmed when the first authenticated datagram arrives on the new half.
             self.set_rekey_confirm(plan.g);
@@ -883,7 +940,7 @@ impl Connection {
         }
     }
 
-    fn on_close_acked(&mut self, handle: StreamHandle) {
+    pub(super) fn on_close_acked(&mut self, handle: StreamHandle) {
         if handle == StreamHandle(0) {
             let reason = self.pending_close.take().unwrap_or(CloseReason::Local {
                 code: 0,
@@ -910,9 +967,25 @@ impl Connection {
         self.terminate(CloseReason::ProtocolViolation(what));
     }
 
+    /// Keeps the counts of a half that is dropped, as `counters` adds them for live ones (the
+    /// acknowledgement space and the resends were lost with the half, so totals went down).
     pub(super) fn retire_half_counters(&mut self, half: &super::stream::Half) {
         add_counters(&mut self.counters.reassembly, &half.reassembler.counters());
+        add_counters(
+            &mut self.counters.reassembly,
+            &half.ack_reassembler.counters(),
+        );
+        self.counters.packets_retransmitted += half.sent.packets_retransmitted();
     }
+}
+
+/// Forgets what is unacknowledged on a half whose peer is known to hold it all.
+pub(super) fn settle(half: &mut super::stream::Half) {
+    for n in std::mem::take(&mut half.buffers).into_keys() {
+        half.sent.discard(n);
+    }
+    half.resend.clear();
+    half.probe.clear();
 }
 
 /// Lifts the extensions of a verified datagram into [`Parsed`].

@@ -76,6 +76,11 @@ pub(crate) struct Half {
     pub retired_at: Option<Duration>,
     /// One-time identifiers issued to the peer for this half and not yet seen in use.
     pub ids_ahead: usize,
+    /// Acceptor of a Restart: the counter of the acceptance sent on this (old) half, its last
+    /// datagram. The restarter's first ack-eliciting datagram on the newer half proves that it
+    /// holds everything up to it; what is unacknowledged here is settled then (the restarter
+    /// may already have dropped this half, with its keys, and could no longer acknowledge).
+    pub acceptance: Option<u64>,
 }
 
 impl Half {
@@ -143,8 +148,9 @@ pub(crate) struct RestartPlan {
     /// The new half's generation (already created, waiting for the peer's identifier).
     pub g: u64,
     pub key_exchange: Option<[u8; 56]>,
-    /// UseKeyOf: the peer-issued identifier of the stream whose key data the new half takes.
-    pub use_key_of: Option<Vec<u8>>,
+    /// UseKeyOf: the peer-issued identifier of the stream whose key data the new half takes,
+    /// and the epoch of that key data.
+    pub use_key_of: Option<(Vec<u8>, u32)>,
     /// The identifier this endpoint issued for the new half (set when the Restart is sealed).
     pub my_id: Option<Vec<u8>>,
 }
@@ -177,8 +183,8 @@ pub(crate) struct Stream {
     pub inbox: VecDeque<Incoming>,
     pub next_recv_id: u64,
     pub window: ReceiveWindow,
-    /// Creation datagram of this stream (the parent stream and counter that carried it), so
-    /// a retransmitted copy is recognised.
+    /// Creation datagram of this stream (the generation of the parent's half and the counter
+    /// that carried it), so a retransmitted copy is recognised.
     pub created_by: Option<(u64, u64)>,
     /// A transactional stream this endpoint created: it reads responses, not requests.
     pub reads_responses: bool,
@@ -191,6 +197,12 @@ pub(crate) struct Stream {
     /// The datagram that carried our Close (generation, counter).
     pub close_sent: Option<(u64, u64)>,
     pub close_reason: Option<(u64, String)>,
+    /// When our Close was sealed. Like the connection's, it completes when acknowledged or
+    /// three probe timeouts later if only control datagrams are unacknowledged on the stream:
+    /// the peer forgets a closed stream after a grace period, and a lost final
+    /// acknowledgement left the Close resent into the void for good, its probes filling the
+    /// congestion window.
+    pub close_sent_at: Option<Duration>,
 }
 
 impl Stream {
@@ -205,6 +217,27 @@ impl Stream {
 
     pub fn half_mut(&mut self, g: u64) -> Option<&mut Half> {
         self.halves.iter_mut().find(|h| h.g == g)
+    }
+
+    /// Whether a half that stopped being current may be dropped (after its grace period):
+    /// everything delivered and acknowledged, and no acceptance still to send on it. An
+    /// acceptance held back by a full congestion window is not in `buffers` yet; dropping its
+    /// half lost it for good, and the peer's Restart (and every message after) hung.
+    pub fn may_drop(&self, half: &Half) -> bool {
+        half.receive_done()
+            && half.send_idle()
+            && self.control.accept.as_ref().is_none_or(|a| a.g != half.g)
+    }
+
+    /// Whether every half before the current one received all the peer sent on it. Until then
+    /// nothing ack-eliciting goes on the current half: the peer takes such a datagram as
+    /// proof that its old half was received in full (see `Half::acceptance`).
+    pub fn older_complete(&self) -> bool {
+        let n = self.halves.len();
+        self.halves
+            .iter()
+            .take(n.saturating_sub(1))
+            .all(Half::receive_done)
     }
 
     /// Whether this endpoint may send messages on the stream.

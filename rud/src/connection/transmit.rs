@@ -222,6 +222,15 @@ impl Connection {
         let Some(cur) = s.current() else {
             return false;
         };
+        // Generations end with a handshake (SPEC 5.5), so that neither side waits for an
+        // acknowledgement the other can no longer send once it dropped the old half: the
+        // Restart is the restarter's last datagram on the old half; the acceptance goes once
+        // everything up to the Restart arrived, and is the acceptor's last; the restarter's
+        // first ack-eliciting datagram on the new half goes once everything up to the
+        // acceptance arrived. Each side settles its old half on the other's next step.
+        if s.restart_sent.is_some() {
+            return false;
+        }
         // Which half, and what.
         let accept_g = s.control.accept.as_ref().map(|a| a.g);
         let g = accept_g.unwrap_or(cur.g);
@@ -231,19 +240,30 @@ impl Connection {
         if half.peer_id.is_none() {
             return false;
         }
+        // The acceptance of a Restart also waits for the end of the message in progress, which
+        // is finished on the old half: a message never spans two generations (it went on the
+        // new one, and the restarter closed the connection: "a message crosses a Restart").
+        let restart_acceptance = s.control.accept_new_g.is_some_and(|n| n != g);
+        let finishing = restart_acceptance && s.in_message;
+        let accept_now =
+            accept_g.is_some() && !finishing && (!restart_acceptance || half.receive_done());
+        if (accept_g.is_some() && !accept_now && !finishing) || (g == cur.g && !s.older_complete())
+        {
+            return false;
+        }
         let restart = s.control.restart.is_some() && !s.in_message && accept_g.is_none();
         let has_data = !s.queue.is_empty()
             && s.may_send(me)
             && !half.send_closed
             && s.restart_sent.is_none()
             && !restart
-            && accept_g.is_none_or(|a| a == cur.g);
+            && (accept_g.is_none_or(|a| a == cur.g) || finishing);
         let close_now =
             s.control.close.is_some() && s.queue.is_empty() && !s.in_message && !restart;
         let wants = restart
             || close_now
             || s.control.refuse.is_some()
-            || accept_g.is_some()
+            || accept_now
             || s.control.ping
             || (s.control.credit && self.is_open())
             || has_data;
@@ -274,14 +294,26 @@ impl Connection {
             && !restart
             && !close_now
             && s.control.refuse.is_none()
-            && accept_g.is_none()
+            && !accept_now
             && !s.control.ping
             && !s.control.credit
         {
             return false;
         }
         let estimate = (chunk_len + 400) as u64;
-        if !self.in_flight_allows(estimate) || !self.pacing_allows(now, estimate) {
+        // The Restart, its acceptance and the confirming ping of a connection rekey, and the
+        // ping that goes with a probe, pass a full congestion window as the probe does (one
+        // small control datagram each): behind a lossy bulk transfer the window stays full of
+        // resends, and the rekey ran out of time (RekeyFailed) before they left.
+        let probe_like = h == StreamHandle(0)
+            && !data
+            && (self.rekey_started().is_some()
+                || self.probe_ping
+                || s.control
+                    .accept
+                    .as_ref()
+                    .is_some_and(|a| a.key_exchange.is_some()));
+        if (!probe_like && !self.in_flight_allows(estimate)) || !self.pacing_allows(now, estimate) {
             return false;
         }
         if estimate > self.path.amplification_budget() {
@@ -289,10 +321,12 @@ impl Connection {
         }
         // Compose.
         let mut c = Content::default();
+        let mut connection_rekey_sent = false;
+        let mut acceptance_sent = false;
         let Some(s) = self.streams.get_mut(&h) else {
             return false;
         };
-        if let Some(a) = s.control.accept.take() {
+        if accept_now && let Some(a) = s.control.accept.take() {
             let new_g = s.control.accept_new_g.take().unwrap_or(a.g);
             if let Some(id) = s.half(new_g).map(|x| x.my_id.clone()) {
                 c.extensions.push(Owned::StreamId(id));
@@ -305,6 +339,7 @@ impl Connection {
                 if let Some(old) = s.half_mut(a.g) {
                     old.send_closed = true;
                 }
+                acceptance_sent = true;
             }
         }
         if restart && let Some(plan) = s.control.restart.take() {
@@ -314,9 +349,10 @@ impl Connection {
             if let Some(k) = plan.key_exchange {
                 c.extensions.push(Owned::KeyExchange(k));
             }
-            if let Some(id) = plan.use_key_of.clone() {
+            if let Some((id, _)) = plan.use_key_of.clone() {
                 c.extensions.push(Owned::UseKeyOf(id));
             }
+            connection_rekey_sent = h == StreamHandle(0) && plan.key_exchange.is_some();
             s.restart_sent = Some(plan);
         }
         if let Some(code) = s.control.refuse.take() {
@@ -338,6 +374,7 @@ impl Connection {
         if s.control.ping {
             s.control.ping = false;
             c.ping = true;
+            self.probe_ping = false;
         }
         // Message octets.
         c.flags = DatagramFlags::CONTROL | DatagramFlags::FINAL;
@@ -365,20 +402,53 @@ impl Connection {
             }
             let _ = self.flow.consume(&h, chunk_len as u64);
         }
-        self.seal_and_send(now, h, g, c, false)
+        if connection_rekey_sent {
+            self.rekey_restart_sent(now);
+        }
+        let sent = self.seal_and_send(now, h, g, c, false);
+        if sent
+            && acceptance_sent
+            && let Some(old) = self.streams.get_mut(&h).and_then(|s| s.half_mut(g))
+        {
+            old.acceptance = old.sealer.next_counter().checked_sub(1);
+        }
+        sent
     }
 
     /// The creation datagram of stream `h`, on the first stream's current half.
     fn emit_creation(&mut self, now: Duration, h: StreamHandle) -> bool {
-        let Some(parent_g) = self
+        // Not while the first stream restarts: the Restart is the last datagram on its old
+        // generation, and in a connection rekey a creation (with its first message) on the old
+        // keys would reach a peer that cannot derive the new ones, such as a ticket holder
+        // without the host's device key (SPEC ticket-rekey-owed). It waits for the new half.
+        let Some((parent_g, parent_epoch)) = self
             .streams
             .get(&StreamHandle(0))
+            .filter(|s| {
+                s.control.restart.is_none() && s.restart_sent.is_none() && s.older_complete()
+            })
             .and_then(|s| s.current())
             .filter(|half| half.peer_id.is_some() && !half.send_closed && may_seal(half))
-            .map(|half| half.g)
+            .map(|half| (half.g, half.epoch))
         else {
             return false;
         };
+        // The new stream is keyed from the key data of the half that carries its creation (the
+        // receiver does the same); nothing was sealed on it yet, so it can be keyed again.
+        if let Some((g, epoch, my_id)) = self
+            .streams
+            .get(&h)
+            .and_then(|s| s.current())
+            .map(|c| (c.g, c.epoch, c.my_id.clone()))
+            && epoch != parent_epoch
+        {
+            let Ok(half) = self.new_half(g, parent_epoch, my_id, None) else {
+                return false;
+            };
+            if let Some(s) = self.streams.get_mut(&h) {
+                s.halves = std::collections::VecDeque::from([half]);
+            }
+        }
         let Some(s) = self.streams.get(&h) else {
             return false;
         };
@@ -616,6 +686,7 @@ impl Connection {
         }
         if c.close {
             s.close_sent = Some((g, n));
+            s.close_sent_at = Some(now);
         }
         if c.ping && self.challenge_pending {
             self.challenge_pending = false;
@@ -677,17 +748,32 @@ impl Connection {
         if let Some(at) = self.pacing_blocked {
             t.push(at);
         }
-        for half in self.streams.values().flat_map(|s| s.halves.iter()) {
-            t.extend(half.sent.poll_timeout());
-            if half.peer_id.is_some() {
-                t.extend(half.received.ack_deadline());
+        let grace = pto.saturating_mul(GRACE_PTOS);
+        for s in self.streams.values() {
+            // Only what `collect` will then drop: a deadline that handle_timeout cannot clear
+            // would stay in the past and spin the caller's event loop at one instant.
+            let closed = s.handle != StreamHandle(0)
+                && s.state == StreamState::Closed
+                && s.inbox.is_empty()
+                && s.halves.iter().all(Half::send_idle);
+            if closed && let Some(r) = s.halves.iter().filter_map(|h| h.retired_at).max() {
+                t.push(r.saturating_add(grace));
             }
-            // Only a half that can go: one still receiving or sending waits for traffic.
-            if let Some(r) = half.retired_at
-                && half.receive_done()
-                && half.send_idle()
-            {
-                t.push(r.saturating_add(pto.saturating_mul(GRACE_PTOS)));
+            if let Some(at) = close_deadline(s) {
+                t.push(at.saturating_add(grace));
+            }
+            let last = s.halves.len().saturating_sub(1);
+            for (i, half) in s.halves.iter().enumerate() {
+                t.extend(half.sent.poll_timeout());
+                if half.peer_id.is_some() {
+                    t.extend(half.received.ack_deadline());
+                }
+                if let Some(r) = half.retired_at
+                    && i < last
+                    && s.may_drop(half)
+                {
+                    t.push(r.saturating_add(grace));
+                }
             }
         }
         t.into_iter().min()
@@ -765,8 +851,40 @@ impl Connection {
                 }
             }
         }
+        // A probe resends stored octets, and a peer that already holds them drops them as a
+        // replay, which never moves its path (SPEC migration): after a NAT rebinding with the
+        // window full, its acknowledgements kept going to the old address and the connection
+        // hung until the idle timeout. From the second probe timeout in a row, a fresh ping
+        // goes with the probe; it authenticates from the new address.
+        let repeated_probe =
+            |s: &super::stream::Stream, g: u64| s.half(g).is_some_and(|h| h.sent.pto_count() >= 2);
+        if self.is_open()
+            && fired.iter().any(|(h, g, ev)| {
+                !ev.probe.is_empty() && self.streams.get(h).is_some_and(|s| repeated_probe(s, *g))
+            })
+        {
+            self.probe_ping = true;
+            if let Some(s) = self.streams.get_mut(&StreamHandle(0)) {
+                s.control.ping = true;
+            }
+        }
         for (h, g, ev) in fired {
             self.on_recovery(now, h, g, ev);
+        }
+        let expired: Vec<StreamHandle> = self
+            .streams
+            .values()
+            .filter(|s| {
+                close_deadline(s)
+                    .is_some_and(|at| now >= at.saturating_add(pto.saturating_mul(GRACE_PTOS)))
+            })
+            .map(|s| s.handle)
+            .collect();
+        for h in expired {
+            if let Some(s) = self.streams.get_mut(&h) {
+                s.halves.iter_mut().for_each(super::receive::settle);
+            }
+            self.on_close_acked(h);
         }
         self.collect(now);
     }
@@ -781,8 +899,7 @@ impl Connection {
             let mut keep = std::collections::VecDeque::new();
             for (i, half) in std::mem::take(&mut s.halves).into_iter().enumerate() {
                 let old = i + 1 < n;
-                let done = half.receive_done()
-                    && half.send_idle()
+                let done = s.may_drop(&half)
                     && half
                         .retired_at
                         .is_some_and(|r| now >= r.saturating_add(grace));
@@ -806,6 +923,9 @@ impl Connection {
                     && s.state == StreamState::Closed
                     && s.inbox.is_empty()
                     && s.halves.iter().all(Half::send_idle)
+                    && s.halves
+                        .iter()
+                        .all(|h| h.retired_at.is_none_or(|r| now >= r.saturating_add(grace)))
             })
             .map(|s| s.handle)
             .collect();
@@ -883,6 +1003,19 @@ fn encode_plaintext(c: &Content, restart_id: Option<&[u8]>) -> Result<Vec<u8>, S
     let mut out = Vec::with_capacity(plain.encoded_len());
     plain.encode(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
+}
+
+/// When our Close of stream `s` was sent, if nothing but control datagrams (the Close, credit,
+/// pings: no message octets) is unacknowledged there: the Close then completes three probe
+/// timeouts later even without its acknowledgement.
+fn close_deadline(s: &super::stream::Stream) -> Option<Duration> {
+    s.close_sent?;
+    let at = s.close_sent_at?;
+    let control_only = s.state == StreamState::Closing
+        && s.halves
+            .iter()
+            .all(|h| h.buffers.values().all(|d| d.flags().is_control()));
+    control_only.then_some(at)
 }
 
 #[cfg(test)]

@@ -191,6 +191,18 @@ impl SentTracker {
         self.sent.contains_key(&n)
     }
 
+    /// Forgets datagram `n` without an acknowledgement, when the connection knows otherwise
+    /// that it arrived (the peer moved on to the stream's next generation): its octets no
+    /// longer count as in flight and it is no longer probed. Returns whether it was
+    /// outstanding.
+    pub fn discard(&mut self, n: u64) -> bool {
+        let Some(d) = self.sent.remove(&n) else {
+            return false;
+        };
+        self.bytes_in_flight = self.bytes_in_flight.saturating_sub(d.in_flight);
+        true
+    }
+
     /// The largest counter the peer acknowledged.
     #[must_use]
     pub fn largest_acked(&self) -> Option<u64> {
