@@ -395,6 +395,15 @@ impl Endpoint {
     //= docs/SPEC.md#state-lost
     //# An endpoint that receives a data packet for an identifier it holds no state for SHOULD answer with an Error datagram carrying code StateLost and the packet's stream identifier, at most as large as that packet, rate-limited.
     fn state_lost(&mut self, now: Duration, to: SocketAddr, sid: &[u8], t: MessageType) {
+        // Data from a responder whose handshake with us is still open (its reply was lost) is
+        // early, not stale: it names an identifier the handshake will issue.
+        if self
+            .slots
+            .values()
+            .any(|s| matches!(s, Slot::Handshake(i) if i.peer() == to))
+        {
+            return;
+        }
         let second = now.as_secs();
         if self.state_lost_budget.0 != second {
             self.state_lost_budget = (second, 0);

@@ -2070,8 +2070,10 @@ fn a_close_whose_acknowledgement_is_lost_still_completes() {
 /// plaintext (a new ephemeral and identifier): AES-GCM with a repeated (key, nonce).
 /// Ignored until the handshake remembers accepted Exchange ephemerals (as it does for
 /// Complete, SPEC complete-replay) or refuses Exchanges outside the early-data window.
+//= docs/SPEC.md#exchange-replay
+//= type=test
+//# A responder MUST NOT complete the same InitiatorExchange twice
 #[test]
-#[ignore = "handshake: a replayed InitiatorExchange reseals the ResponderComplete mezzanine"]
 fn a_replayed_exchange_after_the_connection_ended_is_not_sealed_again() {
     let audit = Arc::new(SealAuditProvider::new(default_provider()));
     let mut p = Pair::new(PairConfig {

@@ -366,6 +366,11 @@ impl Initiator {
         self.mode
     }
 
+    /// The address the handshake talks to.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }

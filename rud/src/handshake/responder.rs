@@ -187,6 +187,10 @@ impl std::fmt::Debug for Responder {
 
 const SHORT_ID: usize = 8;
 
+/// How far an InitiatorExchange's timestamp may be from the responder's clock; completed
+/// Exchanges are remembered for twice this.
+pub const EXCHANGE_WINDOW: Duration = Duration::from_secs(120);
+
 impl Responder {
     /// # Errors
     /// A zero cookie epoch, or no key.
@@ -626,6 +630,20 @@ impl Responder {
             ticket,
         } = a;
         let ctx = *e_i.as_bytes();
+        //= docs/SPEC.md#exchange-replay
+        //# A responder MUST NOT complete the same InitiatorExchange twice: it remembers the initiator ephemeral of every Exchange it completed for twice the Exchange window, and refuses an Exchange whose timestamp lies outside that window.
+        // The ResponderComplete's mezzanine key depends only on the Exchange, so a second
+        // completion would seal under the same key and zero nonce again.
+        if self.accepted.get(&ctx).is_some_and(|exp| *exp > now) {
+            return Ok(ResponderOutcome::Dropped(DropReason::Duplicate));
+        }
+        let age = now.as_secs().abs_diff(mz.timestamp);
+        if age > EXCHANGE_WINDOW.as_secs() {
+            return Err(HandshakeError::Invalid {
+                rule: "exchange-replay",
+                message: format!("Exchange timestamp {age} s away from the responder's clock"),
+            });
+        }
         let th1 = th.hash();
         if mz.early.0.is_empty() {
             return Err(HandshakeError::StreamCreation(
@@ -711,6 +729,8 @@ impl Responder {
             ],
             &secrets,
         );
+        self.accepted
+            .insert(ctx, now.saturating_add(EXCHANGE_WINDOW.saturating_mul(2)));
         self.established.1 += 1;
         let session = Session {
             role: Role::Responder,
