@@ -146,14 +146,16 @@ fn immediate_completes_in_one_round_trip_with_early_data() {
     assert!(i_session.responder_authenticated);
     same_secrets(&i_session, &session);
 
-    // The same Exchange replayed: the handshake answers, the early data is not redelivered.
-    let ResponderOutcome::Established { session: again, .. } =
+    // The same Exchange replayed: no second completion (it would reseal the ResponderComplete
+    // mezzanine under the same key and zero nonce), and no redelivery.
+    //= docs/SPEC.md#exchange-replay
+    //= type=test
+    //# A responder MUST NOT complete the same InitiatorExchange twice
+    assert!(matches!(
         p.responder
-            .handle_datagram(T0, addr(I), &exchange.bytes, &mut p.rng)
-    else {
-        panic!("expected Established")
-    };
-    assert!(again.payload.is_empty() && !again.early_data);
+            .handle_datagram(T0, addr(I), &exchange.bytes, &mut p.rng),
+        ResponderOutcome::Dropped(DropReason::Duplicate)
+    ));
 }
 
 #[test]
