@@ -593,16 +593,16 @@ fn early_data() -> Result<VectorFile, GenerateError> {
     let mut f = HsFile::new("7.5", "Early data: delivered at most once");
     f.add(
         HandshakeMode::Immediate,
-        "early-data-once",
-        "Immediate: the Exchange replayed completes another handshake (no use to an attacker \
-         without the keys) but its early data is not delivered again",
+        "exchange-replay",
+        "Immediate: the Exchange replayed is dropped as a duplicate: no second handshake (its \
+         ResponderComplete would be sealed again under the same key and zero nonce) and its \
+         early data is not delivered again",
         |_| {},
         |r| {
             r.next(I2r, Established)?;
             r.next(R2i, Established)?;
             r.wait_ms(2_000);
-            r.again(1, "step 1 replayed", Established)?;
-            r.next(R2i, Ignored)
+            r.again(1, "step 1 replayed", Duplicate)
         },
     )?;
     f.add(
