@@ -44,6 +44,7 @@ pub type EntryPoint = fn(&[u8]);
 /// replay test looks targets up here; `vector_loader` lives in the fuzz crate (it needs
 /// rud-conform, which depends on this crate).
 pub mod handshake;
+pub mod http;
 pub mod keys;
 
 pub const TARGETS: &[(&str, EntryPoint)] = &[
@@ -61,6 +62,7 @@ pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("handshake", handshake::handshake),
     ("keylog_parser", keys::keylog_parser),
     ("keyfile_parser", keys::keyfile_parser),
+    ("http_request", http::http_request),
 ];
 
 pub fn decode_datagram(data: &[u8]) {
