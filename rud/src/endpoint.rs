@@ -52,6 +52,8 @@ pub struct EndpointConfig {
     pub max_connections_per_peer: usize,
     /// StateLost Errors sent per second at most (they answer data nobody here can open).
     pub state_lost_per_second: u32,
+    /// Refuse handshakes whose first stream is asynchronous (an HTTP port, SPEC 3.2.1).
+    pub transactional_only: bool,
 }
 
 impl Default for EndpointConfig {
@@ -61,6 +63,7 @@ impl Default for EndpointConfig {
             max_connections: 10_000,
             max_connections_per_peer: 64,
             state_lost_per_second: 100,
+            transactional_only: false,
         }
     }
 }
@@ -375,8 +378,13 @@ impl Endpoint {
                 //= docs/SPEC.md#connection-limits
                 //# An endpoint MUST bound the connections it holds in total and per peer address, and refuse a handshake beyond either bound with a StreamRefused Error.
                 let per_peer = self.per_peer.get(&from.ip()).copied().unwrap_or(0);
+                //= docs/SPEC.md#http-transactional-only
+                //# A server on an HTTP port MUST refuse a stream creation of an asynchronous stream, the handshake's first stream included, with StreamRefused.
+                let asynchronous =
+                    self.config.transactional_only && !session.first_stream.transactional;
                 if per_peer >= self.config.max_connections_per_peer
                     || self.slots.len() >= self.config.max_connections
+                    || asynchronous
                 {
                     self.out.extend(refusal(&session, from));
                     self.events

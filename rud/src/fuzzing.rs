@@ -45,6 +45,7 @@ pub type EntryPoint = fn(&[u8]);
 /// rud-conform, which depends on this crate).
 pub mod connection;
 pub mod handshake;
+pub mod http;
 pub mod keys;
 
 pub const TARGETS: &[(&str, EntryPoint)] = &[
@@ -63,6 +64,7 @@ pub const TARGETS: &[(&str, EntryPoint)] = &[
     ("connection", connection::connection),
     ("keylog_parser", keys::keylog_parser),
     ("keyfile_parser", keys::keyfile_parser),
+    ("http_request", http::http_request),
 ];
 
 pub fn decode_datagram(data: &[u8]) {

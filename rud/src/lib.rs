@@ -7,6 +7,7 @@ pub mod endpoint;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod handshake;
+pub mod http;
 pub mod qlog;
 pub mod service;
 pub mod sim;

@@ -145,9 +145,9 @@ fn bad_flags_give_one_line_and_status_2() {
         "expected udp://HOST:PORT",
     );
     assert_error(
-        &rud(&["post", "--to", "http://127.0.0.1:1/", "hi"], t),
+        &rud(&["post", "--to", "https://127.0.0.1:1/", "hi"], t),
         2,
-        "HTTP binding is not yet available",
+        "https is not supported",
     );
     assert_error(
         &rud(
@@ -417,21 +417,87 @@ fn serve_post_send_pin_and_wrong_keys() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `rud post --to http://...` against `rud serve --http` (HTTP alone, then beside UDP): every
+/// mode, a wrong path, and an asynchronous `send` refused.
+//= docs/SPEC.md#http-transactional-only
+//= type=test
 #[test]
-fn http_is_not_yet_available() {
+fn post_over_http() {
     let dir = temp_dir("http");
-    let (key, _) = keygen(&dir, "k.pem");
-    let out = rud(
-        &[
+    let t = Duration::from_secs(30);
+    let (key, public) = keygen(&dir, "k.pem");
+    let mut child = Command::new(RUD)
+        .args([
             "serve",
             "--key",
             key.to_str().unwrap(),
             "--http",
             "127.0.0.1:0",
-        ],
-        Duration::from_secs(10),
+        ])
+        .args(["--mode", "auto"])
+        .env_remove("RUDKEYLOGFILE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.strip_prefix("rud: serving ").unwrap().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/.well-known/rud"),
+        "{url}"
     );
-    assert_error(&out, 2, "not yet available");
+    std::thread::spawn(move || for _ in lines {});
+    let server = Server {
+        child,
+        url: url.clone(),
+    };
+    let out = rud(&["post", "--to", &url, "over http"], t);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"over http");
+    // The default path, with a key: Immediate.
+    let base = url.trim_end_matches("/.well-known/rud");
+    let out = rud(
+        &["post", "--to", base, "--responder-key", &public, "again"],
+        t,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"again");
+    // Another path is a 404 at every post: no connection.
+    let wrong = format!("{base}/elsewhere");
+    let out = rud(&["post", "--to", &wrong, "--timeout", "2", "x"], t);
+    assert_ne!(out.status.code(), Some(0));
+    // An asynchronous stream is refused over HTTP.
+    let out = rud(
+        &[
+            "send",
+            "--to",
+            base,
+            "--responder-key",
+            &public,
+            "--timeout",
+            "3",
+            "--service",
+            "discard",
+            key.to_str().unwrap(),
+        ],
+        t,
+    );
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(server.stop(), Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -198,6 +198,33 @@ fn seeds() -> BTreeMap<String, BTreeMap<String, Vec<u8>>> {
         "sample-keylog.txt".into(),
         log.into_bytes(),
     );
+    // HTTP binding requests: a valid POST with framed packets (samples), a poll, and each
+    // refusal's selector (method, path, media type, declared length).
+    let framed = rud::http::framing::encode(
+        samples::all()
+            .expect("samples encode")
+            .iter()
+            .filter(|s| s.bytes.len() < 1200)
+            .take(4)
+            .map(|s| s.bytes.as_slice()),
+    );
+    for (name, sel) in [
+        ("post", 0u8),
+        ("get", 1),
+        ("path", 4),
+        ("media", 0x20),
+        ("length", 0x80),
+    ] {
+        let mut bytes = vec![sel];
+        bytes.extend_from_slice(&framed);
+        add("http_request".into(), format!("sample-{name}"), bytes);
+    }
+    add("http_request".into(), "sample-poll".into(), vec![0x40]);
+    add(
+        "http_request".into(),
+        "sample-truncated".into(),
+        vec![0, 0, 5, 1],
+    );
     let files = vectors::files_below(&root().join("vectors")).expect("vectors directory");
     for path in files {
         let file = vectors::load(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::keys::{key_id, read_private, read_public_arg};
-use super::peer::{client_bind, udp_peer};
+use super::peer::{Peer, client_bind, peer as parse_peer};
 use super::{CliError, ClientMode, Records, outputs, pin};
 use rud::crypto::x448::X448PublicKey;
 use rud::udp::{ConnectMode, ConnectOptions, UdpConfig, UdpEndpoint, UdpError};
@@ -15,7 +15,8 @@ use rud::udp::{ConnectMode, ConnectOptions, UdpConfig, UdpEndpoint, UdpError};
 /// What `post` and `send` share: where to, which key, how long to wait.
 #[derive(Args, Debug)]
 pub struct Target {
-    /// The responder: udp://HOST:PORT (port 21077 by default).
+    /// The responder: udp://HOST:PORT (port 21077 by default) or http://HOST[:PORT][/PATH]
+    /// (the HTTP binding, path /.well-known/rud by default).
     #[arg(long, value_name = "URL")]
     pub to: String,
     /// The responder's public key: 112 hex digits or a key file. Without it, First Contact
@@ -77,7 +78,10 @@ impl Target {
         tune: impl FnOnce(&mut UdpConfig),
     ) -> Result<Opened, CliError> {
         let timeout = self.timeout()?;
-        let peer = udp_peer(&self.to)?;
+        let target = parse_peer(&self.to)?;
+        let peer = match &target {
+            Peer::Udp(a) | Peer::Http(a, _) => *a,
+        };
         let given = self
             .responder_key
             .as_deref()
@@ -112,7 +116,16 @@ impl Target {
         config.identity = self.key.as_deref().map(read_private).transpose()?;
         outputs::apply(&self.records, &mut config)?;
         tune(&mut config);
-        let endpoint = UdpEndpoint::bind(&[client_bind(peer)], config).await?;
+        let endpoint = match target {
+            Peer::Udp(_) => UdpEndpoint::bind(&[client_bind(peer)], config).await?,
+            Peer::Http(_, path) => {
+                let http = rud::http::HttpConfig {
+                    path,
+                    ..rud::http::HttpConfig::default()
+                };
+                rud::http::client(config, http).map_err(http_error)?
+            }
+        };
         let mut opts = options(mode, key);
         opts.timeout = timeout;
         let conn = match endpoint.connect(peer, opts).await {
@@ -198,4 +211,12 @@ pub async fn run(a: PostArgs) -> Result<ExitCode, CliError> {
         })
         .map_err(|e| CliError::Failed(format!("writing the response: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// An HTTP binding setup error: bad paths are usage errors, the rest the endpoint's.
+pub fn http_error(e: rud::http::HttpError) -> CliError {
+    match e {
+        rud::http::HttpError::Endpoint(e) => CliError::Udp(e),
+        e => CliError::Setup(e.to_string()),
+    }
 }

@@ -39,9 +39,14 @@ pub struct ServeArgs {
     /// Listen on ADDR (repeatable; default 0.0.0.0:21077 and [::]:21077).
     #[arg(long, value_name = "ADDR")]
     udp: Vec<SocketAddr>,
-    /// Listen for the HTTP binding on ADDR (not yet available).
+    /// Serve the HTTP binding on ADDR (transactional streams only); alone, UDP is not served
+    /// unless --udp is given too. --keylog, --pcap and --qlog record the UDP endpoint when
+    /// both run.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
+    /// The HTTP binding's path.
+    #[arg(long, value_name = "PATH", default_value = rud::http::WELL_KNOWN_PATH)]
+    http_path: String,
     /// When to defer an Exchange with a stateless challenge.
     #[arg(long, value_enum, default_value_t = ServeMode::Immediate)]
     mode: ServeMode,
@@ -77,11 +82,6 @@ fn ticket_keys(path: &PathBuf) -> Result<TicketKeys, CliError> {
 }
 
 pub async fn run(a: ServeArgs) -> Result<ExitCode, CliError> {
-    if let Some(addr) = a.http {
-        return Err(CliError::Usage(format!(
-            "--http {addr}: the HTTP binding is not yet available (UDP only)"
-        )));
-    }
     let keys = a
         .key
         .iter()
@@ -91,10 +91,71 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode, CliError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::Setup(format!("--sink-dir {}: {e}", dir.display())))?;
     }
+    let names = ServiceHost::with_builtins(a.sink_dir.clone())
+        .names()
+        .join(", ");
+    let make = |a: &ServeArgs| -> Result<UdpConfig, CliError> { server_config(a, &keys) };
+    let public = keys[0].public_key(&*default_provider());
+    let http = match a.http {
+        Some(addr) => {
+            let mut config = make(&a)?;
+            if a.udp.is_empty() {
+                outputs::apply(&a.records, &mut config)?;
+            }
+            let cfg = rud::http::HttpConfig {
+                path: a.http_path.clone(),
+                ..rud::http::HttpConfig::default()
+            };
+            let e = rud::http::serve(addr, config, cfg)
+                .await
+                .map_err(super::post::http_error)?;
+            println!("rud: serving http://{}{}", e.local_addr(), a.http_path);
+            Some(e)
+        }
+        None => None,
+    };
+    let endpoint = if a.http.is_some() && a.udp.is_empty() {
+        None
+    } else {
+        let mut config = make(&a)?;
+        outputs::apply(&a.records, &mut config)?;
+        let e = if a.udp.is_empty() {
+            bind_default(config).await?
+        } else {
+            UdpEndpoint::bind(&a.udp, config).await?
+        };
+        for addr in e.local_addrs() {
+            println!("rud: serving udp://{addr}");
+        }
+        Some(e)
+    };
+    println!("rud: responder key {}", hex::encode(public.as_bytes()));
+    println!(
+        "rud: key id {}; services: {names}; mode {:?}",
+        key_id(&public),
+        a.mode
+    );
+    wait_for_signal().await;
+    println!("rud: shutting down (closing every connection)");
+    for e in [&endpoint, &http].into_iter().flatten() {
+        let m = e.metrics().await.unwrap_or_default();
+        e.shutdown().await?;
+        println!(
+            "rud: {} connections accepted, {} datagrams received, {} sent",
+            m.accepted, m.datagrams_received, m.datagrams_sent
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A fresh responder configuration (each endpoint owns its services).
+fn server_config(
+    a: &ServeArgs,
+    keys: &[rud::crypto::x448::X448Secret],
+) -> Result<UdpConfig, CliError> {
     let services = ServiceHost::with_builtins(a.sink_dir.clone());
-    let names = services.names().join(", ");
     let mut server = ServerConfig::new(keys[0].clone(), services);
-    server.keys = keys;
+    server.keys = keys.to_vec();
     server.defer = match a.mode {
         ServeMode::Immediate => DeferPolicy::Never,
         ServeMode::Deferred => DeferPolicy::Always,
@@ -105,33 +166,9 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode, CliError> {
     if let Some(p) = &a.ticket_key {
         server.ticket_keys = Some(ticket_keys(p)?);
     }
-    let public = server.keys[0].public_key(&*default_provider());
     let mut config = UdpConfig::server(server);
     config.shutdown_grace = Duration::from_secs(3);
-    outputs::apply(&a.records, &mut config)?;
-    let endpoint = if a.udp.is_empty() {
-        bind_default(config).await?
-    } else {
-        UdpEndpoint::bind(&a.udp, config).await?
-    };
-    for addr in endpoint.local_addrs() {
-        println!("rud: serving udp://{addr}");
-    }
-    println!("rud: responder key {}", hex::encode(public.as_bytes()));
-    println!(
-        "rud: key id {}; services: {names}; mode {:?}",
-        key_id(&public),
-        a.mode
-    );
-    wait_for_signal().await;
-    println!("rud: shutting down (closing every connection)");
-    let m = endpoint.metrics().await.unwrap_or_default();
-    endpoint.shutdown().await?;
-    println!(
-        "rud: {} connections accepted, {} datagrams received, {} sent",
-        m.accepted, m.datagrams_received, m.datagrams_sent
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(config)
 }
 
 /// 0.0.0.0:21077 and [::]:21077, or IPv4 alone where IPv6 is not available.

@@ -38,6 +38,8 @@ pub struct ConnectionConfig {
     pub one_time_ids: usize,
     /// Services peers may bind new streams to; `None` accepts every name.
     pub services: Option<Vec<String>>,
+    /// Refuse asynchronous streams the peer creates (an HTTP port, SPEC 3.2.1).
+    pub transactional_only: bool,
     /// Bounds of the reassembly buffer of each stream direction.
     pub reassembly: ReassemblyConfig,
     /// Carry PDM timing (Metrics extension) in every ack-eliciting datagram.
@@ -84,6 +86,7 @@ impl Default for ConnectionConfig {
             keep_alive: Some(Duration::from_secs(10)),
             one_time_ids: 0,
             services: None,
+            transactional_only: false,
             reassembly: ReassemblyConfig::default(),
             pdm: true,
             device_keys: Vec::new(),

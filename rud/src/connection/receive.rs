@@ -417,6 +417,7 @@ impl Connection {
         //= docs/SPEC.md#stream-refuse
         //# A receiver that refuses a stream creation (unknown service, too many streams) MUST answer on the new stream with an Error extension (StreamRefused) and a Close, and MUST NOT deliver its payload.
         let refused = self.streams.len() >= self.config.max_streams
+            || (self.config.transactional_only && kind != StreamKind::Transactional)
             || self
                 .config
                 .services

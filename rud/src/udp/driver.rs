@@ -17,6 +17,7 @@ use super::handle::{ConnEvent, ConnectionInfo, ConnectionMetrics, EndpointMetric
 use super::keylog_tee::TeeKeyLog;
 use super::recorder::Recorder;
 use super::sockets::{RECV_BUFFER, Sockets};
+use super::transport::Transport;
 use crate::connection::{Connection, Event, StreamHandle, StreamKind};
 use crate::crypto::CryptoProvider;
 use crate::crypto::keylog::KeyLog;
@@ -132,7 +133,7 @@ struct Shutdown {
 struct Driver {
     endpoint: Endpoint,
     clock: Clock,
-    sockets: Sockets,
+    sockets: Transport,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_closed: bool,
     services: Option<ServiceHost>,
@@ -157,9 +158,13 @@ struct Driver {
 /// # Errors
 /// Binding, the responder's configuration and the qlog directory.
 pub fn start(addrs: &[SocketAddr], config: UdpConfig) -> Result<Started, UdpError> {
+    start_on(Transport::Udp(Sockets::bind(addrs)?), config)
+}
+
+/// The same over any transport (the HTTP binding's link).
+pub fn start_on(sockets: Transport, config: UdpConfig) -> Result<Started, UdpError> {
     let clock = Clock::new();
     let now = clock.now();
-    let sockets = Sockets::bind(addrs)?;
     let tee = Arc::new(TeeKeyLog::new(config.keylog.clone(), config.pcap.is_some()));
     let keylog: Option<Arc<dyn KeyLog>> = tee.is_active().then(|| tee.clone() as Arc<dyn KeyLog>);
     let provider = config.provider.clone();
@@ -203,7 +208,7 @@ pub fn start(addrs: &[SocketAddr], config: UdpConfig) -> Result<Started, UdpErro
         .unwrap_or_else(|| X448Secret::generate(|b| OsEntropy.fill(b)));
     let recorder = Recorder::new(config.pcap, tee, config.qlog_dir)?;
     let (tx, commands) = mpsc::unbounded_channel();
-    let locals = sockets.local_addrs().to_vec();
+    let locals = sockets.local_addrs();
     let driver = Driver {
         endpoint,
         clock,

@@ -146,15 +146,26 @@ impl UdpEndpoint {
     /// [`UdpError::Bind`], [`UdpError::NoAddress`], the responder's configuration errors and
     /// the qlog directory's.
     pub async fn bind(addrs: &[SocketAddr], config: UdpConfig) -> Result<Self, UdpError> {
-        let started = driver::start(addrs, config)?;
-        Ok(Self {
+        Ok(Self::started(driver::start(addrs, config)?))
+    }
+
+    /// An endpoint driven over another transport (the HTTP binding).
+    pub(crate) fn on_transport(
+        transport: super::transport::Transport,
+        config: UdpConfig,
+    ) -> Result<Self, UdpError> {
+        Ok(Self::started(driver::start_on(transport, config)?))
+    }
+
+    fn started(started: driver::Started) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 tx: started.tx,
                 locals: started.locals,
                 public_key: started.public_key,
                 task: Mutex::new(Some(started.task)),
             }),
-        })
+        }
     }
 
     /// The bound addresses (with the ports picked for port 0).

@@ -28,6 +28,7 @@ mod handle;
 mod keylog_tee;
 mod recorder;
 mod sockets;
+pub(crate) mod transport;
 
 pub use clock::Clock;
 pub use config::{ConnectMode, ConnectOptions, ServerConfig, UdpConfig};

@@ -1,0 +1,216 @@
+//! End to end over the HTTP binding on loopback (SPEC 3.2.1): every key exchange mode with
+//! transactional requests, asynchronous streams refused, and the HTTP-level refusals (404,
+//! 405, 413 without reading the body, 415, 400).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rud::connection::StreamKind;
+use rud::crypto::x448::X448Secret;
+use rud::handshake::{DeferPolicy, Entropy, Mode, OsEntropy};
+use rud::http::{HttpConfig, framing};
+use rud::service::ServiceHost;
+use rud::udp::{ConnectOptions, ServerConfig, UdpConfig, UdpEndpoint, UdpError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn server(defer: bool) -> UdpEndpoint {
+    let key = X448Secret::generate(|b| OsEntropy.fill(b));
+    let mut sc = ServerConfig::new(key, ServiceHost::with_builtins(None));
+    sc.keys_are_new = true;
+    if defer {
+        sc.defer = DeferPolicy::Always;
+    }
+    let http = HttpConfig {
+        max_body: 64 * 1024,
+        ..HttpConfig::default()
+    };
+    rud::http::serve("127.0.0.1:0".parse().unwrap(), UdpConfig::server(sc), http)
+        .await
+        .unwrap()
+}
+
+fn payload(i: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|k| (k * 7 + i) as u8).collect()
+}
+
+//= docs/SPEC.md#http-framing
+//= type=test
+//= docs/SPEC.md#http-response
+//= type=test
+//= docs/SPEC.md#http-address
+//= type=test
+//= docs/SPEC.md#http-poll
+//= type=test
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mode_over_http() {
+    let _serial = SERIAL.lock().await;
+    for (mode, defer) in [
+        (Mode::FirstContact, false),
+        (Mode::Immediate, false),
+        (Mode::Deferred, true),
+    ] {
+        let srv = server(defer).await;
+        let key = srv.public_key().unwrap();
+        let cli = rud::http::client(UdpConfig::client(), HttpConfig::default()).unwrap();
+        let first = format!("first, {mode:?}").into_bytes();
+        let opts = match mode {
+            Mode::FirstContact => ConnectOptions::first_contact("echo", first.clone()),
+            _ => ConnectOptions::immediate(key, "echo", first.clone()),
+        };
+        let conn = cli.connect(srv.local_addr(), opts).await.unwrap();
+        assert_eq!(conn.info().mode, mode);
+        assert_eq!(conn.info().responder_key, Some(key));
+        assert_eq!(conn.first_response().await.unwrap(), first, "{mode:?}");
+        let s = conn.open(StreamKind::Transactional, "echo").await.unwrap();
+        // 30 000 octets span several datagrams and dozens of packets, so several bodies.
+        for (i, len) in [(0, 10), (1, 3000), (2, 30_000)] {
+            let req = payload(i, len);
+            assert_eq!(conn.request(s, req.clone()).await.unwrap(), req, "{mode:?}");
+        }
+        conn.close().await.unwrap();
+        cli.shutdown().await.unwrap();
+        srv.shutdown().await.unwrap();
+    }
+}
+
+//= docs/SPEC.md#http-transactional-only
+//= type=test
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asynchronous_streams_are_refused() {
+    let _serial = SERIAL.lock().await;
+    let srv = server(false).await;
+    let key = srv.public_key().unwrap();
+    let cli = rud::http::client(UdpConfig::client(), HttpConfig::default()).unwrap();
+    // As the handshake's first stream.
+    let opts = ConnectOptions::immediate(key, "sink", b"x".to_vec())
+        .kind(StreamKind::Asynchronous)
+        .timeout(Duration::from_secs(3));
+    let r = cli.connect(srv.local_addr(), opts).await;
+    assert!(r.is_err(), "asynchronous first stream accepted");
+    // As a later stream.
+    let opts = ConnectOptions::immediate(key, "echo", b"y".to_vec());
+    let conn = cli.connect(srv.local_addr(), opts).await.unwrap();
+    assert_eq!(conn.first_response().await.unwrap(), b"y");
+    let s = conn.open(StreamKind::Asynchronous, "sink").await.unwrap();
+    conn.send(s, b"data".to_vec()).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), conn.flush(s)).await;
+    assert!(
+        matches!(r, Ok(Err(UdpError::StreamRefused { .. }))),
+        "flush: {r:?}"
+    );
+    cli.shutdown().await.unwrap();
+    srv.shutdown().await.unwrap();
+}
+
+/// Sends `head` then `body`, returns the status code.
+async fn raw(addr: SocketAddr, head: &str, body: &[u8]) -> u16 {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    status(&mut s).await
+}
+
+async fn status(s: &mut TcpStream) -> u16 {
+    let mut buf = Vec::new();
+    let mut b = [0u8; 512];
+    while !buf.windows(2).any(|w| w == b"\r\n") {
+        let n = s.read(&mut b).await.unwrap();
+        assert!(n > 0, "connection closed before a status line");
+        buf.extend_from_slice(&b[..n]);
+    }
+    let line = String::from_utf8_lossy(&buf);
+    line.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+fn post(path: &str, ct: &str, len: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: {len}\r\n\r\n"
+    )
+}
+
+//= docs/SPEC.md#http-status
+//= type=test
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_errors_are_http_statuses() {
+    let _serial = SERIAL.lock().await;
+    let srv = server(false).await;
+    let a = srv.local_addr();
+    let rud = "application/rud";
+    let get = "GET /.well-known/rud HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(raw(a, get, b"").await, 405);
+    assert_eq!(raw(a, &post("/other", rud, 0), b"").await, 404);
+    assert_eq!(
+        raw(a, &post("/.well-known/rud", "text/plain", 0), b"").await,
+        415
+    );
+    // Truncated length, zero length, a length past the end.
+    for bad in [&b"\x00"[..], b"\x00\x00", b"\x00\x05abc"] {
+        assert_eq!(
+            raw(a, &post("/.well-known/rud", rud, bad.len()), bad).await,
+            400
+        );
+    }
+    // A declared length above the cap: refused before any body octet.
+    assert_eq!(
+        raw(a, &post("/.well-known/rud", rud, 1 << 20), b"").await,
+        413
+    );
+    // An empty body is a poll; a packet nobody can open is dropped: 200 either way.
+    assert_eq!(raw(a, &post("/.well-known/rud", rud, 0), b"").await, 200);
+    let junk = framing::encode([&[0x55u8; 40][..]]);
+    assert_eq!(
+        raw(a, &post("/.well-known/rud", rud, junk.len()), &junk).await,
+        200
+    );
+    srv.shutdown().await.unwrap();
+}
+
+//= docs/SPEC.md#http-body-cap
+//= type=test
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_body_over_the_cap_gets_413_before_it_ends() {
+    let _serial = SERIAL.lock().await;
+    let srv = server(false).await;
+    let mut s = TcpStream::connect(srv.local_addr()).await.unwrap();
+    let head = "POST /.well-known/rud HTTP/1.1\r\nHost: x\r\nContent-Type: application/rud\r\n\
+                Transfer-Encoding: chunked\r\n\r\n";
+    s.write_all(head.as_bytes()).await.unwrap();
+    let (mut rd, mut wr) = s.into_split();
+    // 1 GiB in 64 KiB chunks: far more than the cap (64 KiB) and than socket buffers.
+    const TOTAL: usize = 1 << 30;
+    let writer = tokio::spawn(async move {
+        let chunk = vec![0u8; 64 * 1024];
+        let mut sent = 0;
+        while sent < TOTAL {
+            let h = format!("{:x}\r\n", chunk.len());
+            if wr.write_all(h.as_bytes()).await.is_err()
+                || wr.write_all(&chunk).await.is_err()
+                || wr.write_all(b"\r\n").await.is_err()
+            {
+                break;
+            }
+            sent += chunk.len();
+        }
+        sent
+    });
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(20), rd.read(&mut buf))
+        .await
+        .expect("no answer while the body streams")
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 413"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    drop(rd);
+    let sent = writer.await.unwrap();
+    assert!(
+        sent < TOTAL,
+        "the server read the whole body ({sent} octets)"
+    );
+    srv.shutdown().await.unwrap();
+}
