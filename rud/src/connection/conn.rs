@@ -200,6 +200,8 @@ pub struct Connection {
     pub(super) early_data: bool,
     /// The reason reported once our Close of the connection completes.
     pub(super) pending_close: Option<CloseReason>,
+    /// Why the connection ended, once it did.
+    closed_reason: Option<CloseReason>,
     /// Key data of a connection rekey waiting for confirmation (initiator).
     pub(super) pending_epoch: Option<u32>,
     /// A new path needs its challenge sent; `challenge_pending` marks the next ping as it.
@@ -296,6 +298,7 @@ impl Connection {
             handshake_payload: Vec::new(),
             early_data: session.early_data,
             pending_close: None,
+            closed_reason: None,
             pending_epoch: None,
             path_challenge_due: false,
             challenge_pending: false,
@@ -387,6 +390,11 @@ impl Connection {
     /// Whether a ticketed connection still owes its forward-secrecy rekey.
     pub fn rekey_owed(&self) -> bool {
         self.rekey_owed
+    }
+
+    /// Why the connection ended, once it did (the same reason as [`Event::Closed`]).
+    pub fn close_reason(&self) -> Option<&CloseReason> {
+        self.closed_reason.as_ref()
     }
 
     /// True once the connection ended (see the [`Event::Closed`] reason).
@@ -879,6 +887,7 @@ impl Connection {
         }
         self.state = State::Closed;
         self.out.clear();
+        self.closed_reason = Some(reason.clone());
         self.events.push_back(Event::Closed(reason));
         for s in self.streams.values_mut() {
             s.halves.clear();

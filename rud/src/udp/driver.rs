@@ -489,7 +489,12 @@ impl Driver {
                     app.skip.insert((StreamHandle(0), 0));
                 }
                 Err(e) => {
-                    let _ = c.reply.send(Err(UdpError::Stream(e)));
+                    // Closed meanwhile (a refused service, say): report why, not just that.
+                    let err = match conn.close_reason() {
+                        Some(r) => UdpError::Closed(r.clone()),
+                        None => UdpError::Stream(e),
+                    };
+                    let _ = c.reply.send(Err(err));
                     conn.close(now, 0, "");
                     return;
                 }
