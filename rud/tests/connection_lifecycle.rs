@@ -43,6 +43,20 @@ fn collect(p: &mut Pair, limit: Duration) -> Vec<(usize, Event)> {
     seen
 }
 
+/// Messages the server's application can read on its "sink" stream, in order.
+fn read_sink(p: &mut Pair) -> Vec<Vec<u8>> {
+    let h = p
+        .server()
+        .and_then(|srv| srv.streams().find(|x| x.2 == "sink").map(|x| x.0));
+    let mut out = Vec::new();
+    if let (Some(h), Some(srv)) = (h, p.server()) {
+        while let Some(m) = srv.read(h) {
+            out.push(m.bytes);
+        }
+    }
+    out
+}
+
 fn closed(events: &[(usize, Event)], node: usize) -> Option<CloseReason> {
     events.iter().find_map(|(n, e)| match e {
         Event::Closed(r) if *n == node => Some(r.clone()),
@@ -417,14 +431,7 @@ fn an_abandoned_message_is_never_delivered_and_the_next_one_is() {
         30 * SECOND,
         |_, _, _| {},
         |p| {
-            let h = p
-                .server()
-                .and_then(|srv| srv.streams().find(|x| x.2 == "sink").map(|x| x.0));
-            if let (Some(h), Some(srv)) = (h, p.server()) {
-                while let Some(m) = srv.read(h) {
-                    got.push(m.bytes);
-                }
-            }
+            got.extend(read_sink(p));
             !got.is_empty()
         },
     );
@@ -522,14 +529,11 @@ fn a_stream_is_restarted_before_its_counter_limit() {
             }
         },
         |p| {
-            let h = p
-                .server()
-                .and_then(|srv| srv.streams().find(|x| x.2 == "sink").map(|x| x.0));
-            if let (Some(h), Some(srv)) = (h, p.server()) {
-                while let Some(m) = srv.read(h) {
-                    got.push(u32::from_be_bytes(m.bytes[..4].try_into().unwrap()));
-                }
-            }
+            got.extend(
+                read_sink(p)
+                    .iter()
+                    .map(|b| u32::from_be_bytes(b[..4].try_into().unwrap())),
+            );
             got.len() == 200
         },
     );
@@ -562,14 +566,7 @@ fn path_metrics_report_rtt_loss_volume_and_pdm() {
         60 * SECOND,
         |_, _, _| {},
         |p| {
-            let h = p
-                .server()
-                .and_then(|srv| srv.streams().find(|x| x.2 == "sink").map(|x| x.0));
-            if let (Some(h), Some(srv)) = (h, p.server()) {
-                while srv.read(h).is_some() {
-                    n += 1;
-                }
-            }
+            n += read_sink(p).len();
             n == 40
         },
     );
@@ -652,14 +649,7 @@ fn abandoning_twice_is_refused_without_harm() {
         20 * SECOND,
         |_, _, _| {},
         |p| {
-            let h = p
-                .server()
-                .and_then(|srv| srv.streams().find(|x| x.2 == "sink").map(|x| x.0));
-            if let (Some(h), Some(srv)) = (h, p.server()) {
-                while let Some(m) = srv.read(h) {
-                    got.push(m.bytes);
-                }
-            }
+            got.extend(read_sink(p));
             !got.is_empty()
         },
     );

@@ -760,18 +760,31 @@ impl Connection {
         } else {
             None
         };
+        let epoch = self.next_key_data(base, &ee, es.as_ref(), theirs, &my_public)?;
+        Ok((epoch, my_public))
+    }
+
+    /// Derives and installs the key data after `base` (`restarter_key` first, as in TH').
+    fn next_key_data(
+        &mut self,
+        base: u32,
+        ee: &crate::crypto::x448::X448SharedSecret,
+        es: Option<&crate::crypto::x448::X448SharedSecret>,
+        restarter_key: &[u8; 56],
+        acceptor_key: &[u8; 56],
+    ) -> Result<u32, String> {
         let next = self
             .key_data(base)
             .map_err(|e| e.to_string())?
             .next(
                 &*self.provider,
                 ee.expose(),
-                es.as_ref().map(|s| s.expose()),
-                theirs,
-                &my_public,
+                es.map(|s| s.expose()),
+                restarter_key,
+                acceptor_key,
             )
             .map_err(|e| e.to_string())?;
-        Ok((self.install(next), my_public))
+        Ok(self.install(next))
     }
 
     /// Restarter side: our ephemeral for `g` with the acceptor's key.
@@ -800,18 +813,7 @@ impl Connection {
         } else {
             None
         };
-        let next = self
-            .key_data(base)
-            .map_err(|e| e.to_string())?
-            .next(
-                &*self.provider,
-                ee.expose(),
-                es.as_ref().map(|s| s.expose()),
-                &my_public,
-                theirs,
-            )
-            .map_err(|e| e.to_string())?;
-        Ok(self.install(next))
+        self.next_key_data(base, &ee, es.as_ref(), &my_public, theirs)
     }
 
     fn install(&mut self, next: KeyData) -> u32 {
