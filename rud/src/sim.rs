@@ -100,6 +100,9 @@ pub struct NetStats {
 #[derive(Debug)]
 pub struct Node {
     pub address: SocketAddr,
+    /// Further addresses the node receives on (a host with several ports or interfaces);
+    /// it always sends from `address`.
+    pub aliases: Vec<SocketAddr>,
     pub endpoint: Endpoint,
 }
 
@@ -160,7 +163,11 @@ impl Sim {
 
     /// Adds an endpoint at `address`; returns its index.
     pub fn add(&mut self, address: SocketAddr, endpoint: Endpoint) -> usize {
-        self.nodes.push(Node { address, endpoint });
+        self.nodes.push(Node {
+            address,
+            aliases: Vec::new(),
+            endpoint,
+        });
         self.nodes.len() - 1
     }
 
@@ -195,6 +202,20 @@ impl Sim {
     pub fn rebind(&mut self, index: usize, address: SocketAddr) {
         if let Some(n) = self.nodes.get_mut(index) {
             n.address = address;
+        }
+    }
+
+    /// Makes node `index` receive on `address` too (a second port of the same host).
+    pub fn alias(&mut self, index: usize, address: SocketAddr) {
+        if let Some(n) = self.nodes.get_mut(index) {
+            n.aliases.push(address);
+        }
+    }
+
+    /// Stops node `index` receiving on alias `address` (that port went dark).
+    pub fn unalias(&mut self, index: usize, address: SocketAddr) {
+        if let Some(n) = self.nodes.get_mut(index) {
+            n.aliases.retain(|a| *a != address);
         }
     }
 
@@ -275,7 +296,11 @@ impl Sim {
                 break;
             }
             let p = entry.remove();
-            match self.nodes.iter().position(|n| n.address == p.to) {
+            match self
+                .nodes
+                .iter()
+                .position(|n| n.address == p.to || n.aliases.contains(&p.to))
+            {
                 Some(i) => {
                     self.stats.delivered += 1;
                     let now = self.now;

@@ -54,6 +54,11 @@ pub struct ConnectionConfig {
     pub rekey_after: u64,
     /// Where new traffic secrets are logged after a rekey.
     pub keylog: Arc<dyn KeyLog>,
+    /// Paths held at once, the primary included (1: no standby paths, the old address is
+    /// forgotten when the peer moves).
+    pub max_paths: usize,
+    /// Interval between heartbeats on each standby path.
+    pub path_heartbeat: Duration,
 }
 
 impl std::fmt::Debug for ConnectionConfig {
@@ -68,6 +73,8 @@ impl std::fmt::Debug for ConnectionConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("keep_alive", &self.keep_alive)
             .field("one_time_ids", &self.one_time_ids)
+            .field("max_paths", &self.max_paths)
+            .field("path_heartbeat", &self.path_heartbeat)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +100,8 @@ impl Default for ConnectionConfig {
             peer_device_key: None,
             rekey_after: 1 << 40,
             keylog: Arc::new(NoKeyLog),
+            max_paths: 4,
+            path_heartbeat: Duration::from_secs(1),
         }
     }
 }

@@ -180,7 +180,18 @@ pub struct Connection {
     pub(super) by_gen: HashMap<u64, StreamHandle>,
     pub(super) flow: FlowControl<StreamHandle>,
     pub(super) conn_window: ReceiveWindow,
+    /// The primary path: where the traffic goes.
     pub(super) path: Path,
+    /// Standby paths (SPEC multipath), probed by heartbeats.
+    pub(super) standby: Vec<Path>,
+    /// Standby paths whose heartbeat is due, and the one the datagram being built goes to.
+    pub(super) heartbeat_due: Vec<SocketAddr>,
+    pub(super) heartbeat_target: Option<SocketAddr>,
+    /// Heartbeat datagrams (generation, counter) of the first stream not yet acknowledged or
+    /// lost: their fate is the standby path's, not the primary's congestion signal.
+    pub(super) heartbeats: std::collections::HashSet<(u64, u64)>,
+    /// (address, packets, octets) routed here from addresses that are no path.
+    pub(super) arrivals: Vec<(SocketAddr, u64, u64)>,
     pub(super) pdm: PdmEndpoint,
     pub(super) events: VecDeque<Event>,
     pub(super) out: VecDeque<Transmit>,
@@ -281,6 +292,11 @@ impl Connection {
             flow: FlowControl::new(INITIAL_CONNECTION_CREDIT),
             conn_window: ReceiveWindow::new(config.connection_window),
             path: Path::new(session.peer, true, config.max_packet_size as u64),
+            standby: Vec::new(),
+            heartbeat_due: Vec::new(),
+            heartbeat_target: None,
+            heartbeats: std::collections::HashSet::new(),
+            arrivals: Vec::new(),
             pdm: PdmEndpoint::new(0),
             events: VecDeque::new(),
             out: VecDeque::new(),

@@ -79,6 +79,8 @@ pub enum Event {
     PathChanged { from: SocketAddr, to: SocketAddr },
     /// The new path proved it receives what is sent to it.
     PathValidated { address: SocketAddr },
+    /// A standby path left unanswered three heartbeats in a row and was dropped.
+    PathFailed { address: SocketAddr },
     /// The connection ended; nothing more will be sent or delivered.
     Closed(CloseReason),
 }

@@ -57,6 +57,9 @@ impl Connection {
             self.counters.malformed += 1;
             return;
         };
+        // Counted on the path it came over, per packet, before it authenticates: the octets
+        // of every packet routed here bound what may go back to an unvalidated address.
+        self.on_arrival(from, bytes.len() as u64);
         let Some(half) = self.streams.get_mut(&handle).and_then(|s| s.half_mut(g)) else {
             self.counters.unknown_stream += 1;
             return;
@@ -83,7 +86,7 @@ impl Connection {
             half.ids_ahead = half.ids_ahead.saturating_sub(1);
         }
         self.counters.datagrams_authenticated += 1;
-        self.on_authenticated(now, from, handle, g, bytes.len(), delivered);
+        self.on_authenticated(now, from, handle, g, delivered);
     }
 
     /// The stream and generation an identifier this endpoint issued names.
@@ -127,7 +130,6 @@ impl Connection {
         from: SocketAddr,
         handle: StreamHandle,
         g: u64,
-        len: usize,
         delivered: Delivered,
     ) {
         let n = delivered.nonce();
@@ -165,13 +167,8 @@ impl Connection {
         self.last_activity = now;
         self.state_lost_at = None;
         self.handshake_retransmit = None;
-        self.path.metrics.on_packets_received(1, len as u64);
-        if ack_only {
-            if from == self.path.address {
-                self.path.received += len as u64;
-            }
-        } else {
-            self.migrate_if_needed(now, from, handle, g, n, len);
+        if !ack_only {
+            self.migrate_if_needed(now, from, handle, g, n);
         }
 
         if let Some(s) = self.streams.get_mut(&handle) {
@@ -851,10 +848,8 @@ impl Connection {
         handle: StreamHandle,
         g: u64,
         n: u64,
-        len: usize,
     ) {
         if from == self.path.address {
-            self.path.received += len as u64;
             return;
         }
         let newest = self
@@ -865,14 +860,23 @@ impl Connection {
         if !newest {
             return;
         }
+        //= docs/SPEC.md#multipath
+        //# When the peer moves to a new address, an endpoint SHOULD keep the old one as a standby path while its table has room
+        // A standby path the peer moved to becomes the primary with what it learned.
+        if let Some(i) = self.standby.iter().position(|p| p.address == from) {
+            return self.promote(now, i);
+        }
         let old = self.path.address;
         let mut path = Path::new(from, false, self.config.max_packet_size as u64);
         path.rtt = self.path.rtt.clone();
-        path.received = len as u64;
-        path.metrics = self.path.metrics.clone();
-        self.path = path;
+        let (packets, octets) = self.take_arrivals(from);
+        path.received = octets;
+        path.metrics.on_packets_received(packets, octets);
+        let mut previous = std::mem::replace(&mut self.path, path);
+        previous.challenge = None;
+        previous.next_heartbeat = now.saturating_add(self.config.path_heartbeat);
+        self.keep_standby(previous);
         self.path_challenge_due = true;
-        let _ = now;
         self.events.push_back(Event::PathChanged {
             from: old,
             to: from,
@@ -888,8 +892,31 @@ impl Connection {
         g: u64,
         events: RecoveryEvents,
     ) {
-        self.path.cc.on_events(now, &events);
-        self.path.metrics.on_events(&events);
+        //= docs/SPEC.md#path-heartbeat
+        //# The loss of a heartbeat MUST NOT count as a congestion signal on the primary path
+        // Heartbeats to standby paths are no signal about the primary: their acknowledgement
+        // validates their own path, and their loss counts as that path's failure.
+        let mut primary = std::borrow::Cow::Borrowed(&events);
+        if handle == StreamHandle(0) && !self.heartbeats.is_empty() {
+            let beats = &self.heartbeats;
+            let mut e = events.clone();
+            e.acked.retain(|a| !beats.contains(&(g, a.n)));
+            e.lost.retain(|l| !beats.contains(&(g, l.n)));
+            for a in &events.acked {
+                if self.heartbeats.remove(&(g, a.n)) {
+                    self.on_heartbeat_acked(now, g, a.n);
+                }
+            }
+            for l in &events.lost {
+                self.heartbeats.remove(&(g, l.n));
+            }
+            primary = std::borrow::Cow::Owned(e);
+        }
+        if primary.acked.iter().any(|a| a.ack_eliciting) {
+            self.path.failures = 0;
+        }
+        self.path.cc.on_events(now, &primary);
+        self.path.metrics.on_events(&primary);
         let Some(s) = self.streams.get_mut(&handle) else {
             return;
         };

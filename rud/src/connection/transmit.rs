@@ -67,6 +67,9 @@ impl Connection {
                 s.control.ping = true;
             }
         }
+        if self.emit_heartbeat(now) {
+            return;
+        }
         let handles = self.rotation();
         for &h in &handles {
             if self.emit_resend(now, h) {
@@ -86,6 +89,36 @@ impl Connection {
                 return;
             }
         }
+    }
+
+    /// A due heartbeat: a ping on the first stream, sent to a standby path (SPEC
+    /// path-heartbeat). It passes the primary's congestion window and pacing, being small and
+    /// on another path.
+    fn emit_heartbeat(&mut self, now: Duration) -> bool {
+        if !self.is_open() {
+            return false;
+        }
+        let Some(address) = self.heartbeat_due.first().copied() else {
+            return false;
+        };
+        // A ping already owed to the primary (a probe's, a challenge) stays owed to it.
+        let owed = self
+            .streams
+            .get_mut(&StreamHandle(0))
+            .map(|s| std::mem::replace(&mut s.control.ping, true));
+        let probe_ping = self.probe_ping;
+        self.heartbeat_target = Some(address);
+        let sent = self.emit_new(now, StreamHandle(0));
+        if let Some(s) = self.streams.get_mut(&StreamHandle(0))
+            && owed == Some(true)
+        {
+            s.control.ping = true;
+            self.probe_ping = probe_ping;
+        }
+        if self.heartbeat_target.take().is_none() {
+            self.heartbeat_due.retain(|a| *a != address);
+        }
+        sent
     }
 
     /// Stream handles starting at the round-robin cursor.
@@ -164,6 +197,11 @@ impl Connection {
         };
         half.resend.remove(&n);
         half.probe.remove(&n);
+        // A heartbeat resent goes to the primary: its acknowledgement no longer speaks for
+        // the standby path (which counts the heartbeat as unanswered).
+        if h == StreamHandle(0) {
+            self.heartbeats.remove(&(g, n));
+        }
         let Ok(sends) = half.sent.on_retransmit(now, n, &ks, bytes) else {
             return false;
         };
@@ -252,7 +290,12 @@ impl Connection {
             return false;
         }
         let restart = s.control.restart.is_some() && !s.in_message && accept_g.is_none();
-        let has_data = !s.queue.is_empty()
+        //= docs/SPEC.md#multipath
+        //# An endpoint MUST send nothing but heartbeats on a standby path it opened until a heartbeat is acknowledged
+        // A heartbeat carries no message octets: they belong on the primary path.
+        let heartbeat = h == StreamHandle(0) && self.heartbeat_target.is_some();
+        let has_data = !heartbeat
+            && !s.queue.is_empty()
             && s.may_send(me)
             && !half.send_closed
             && s.restart_sent.is_none()
@@ -313,10 +356,17 @@ impl Connection {
                     .accept
                     .as_ref()
                     .is_some_and(|a| a.key_exchange.is_some()));
-        if (!probe_like && !self.in_flight_allows(estimate)) || !self.pacing_allows(now, estimate) {
+        if !heartbeat
+            && ((!probe_like && !self.in_flight_allows(estimate))
+                || !self.pacing_allows(now, estimate))
+        {
             return false;
         }
-        if estimate > self.path.amplification_budget() {
+        let budget = match self.heartbeat_target.filter(|_| heartbeat) {
+            Some(a) => self.path_of(a).map_or(0, |p| p.amplification_budget()),
+            None => self.path.amplification_budget(),
+        };
+        if estimate > budget {
             return false;
         }
         // Compose.
@@ -548,7 +598,13 @@ impl Connection {
         let target = self.config.one_time_ids;
         let pdm = self.config.pdm;
         let max_packet = self.config.max_packet_size;
-        let dest = self.path.address;
+        // A heartbeat goes to its standby path; everything else to the primary.
+        let heartbeat = if h == StreamHandle(0) && c.ping && !ack_only {
+            self.heartbeat_target.take()
+        } else {
+            None
+        };
+        let dest = heartbeat.unwrap_or(self.path.address);
         let slot = self.slot;
         let Some(s) = self.streams.get_mut(&h) else {
             return false;
@@ -688,12 +744,24 @@ impl Connection {
             s.close_sent = Some((g, n));
             s.close_sent_at = Some(now);
         }
+        self.counters.datagrams_sealed += 1;
+        self.counters.packets_sent += count as u64;
+        if let Some(address) = heartbeat {
+            self.heartbeats.retain(|&(hg, _)| hg >= g.saturating_sub(2));
+            self.heartbeats.insert((g, n));
+            if let Some(p) = self.path_of(address) {
+                p.heartbeat = Some((g, n, now));
+                p.sent = p.sent.saturating_add(bytes as u64);
+                p.metrics.on_datagram_sent(count as u64, bytes as u64);
+            }
+            self.heartbeat_due.retain(|a| *a != address);
+            self.last_sent = now;
+            return true;
+        }
         if c.ping && self.challenge_pending {
             self.challenge_pending = false;
             self.path.challenge = Some((g, n));
         }
-        self.counters.datagrams_sealed += 1;
-        self.counters.packets_sent += count as u64;
         self.path
             .metrics
             .on_datagram_sent(count as u64, bytes as u64);
@@ -747,6 +815,9 @@ impl Connection {
         }
         if let Some(at) = self.pacing_blocked {
             t.push(at);
+        }
+        if self.is_open() {
+            t.extend(self.next_heartbeat());
         }
         let grace = pto.saturating_mul(GRACE_PTOS);
         for s in self.streams.values() {
@@ -858,6 +929,19 @@ impl Connection {
         // goes with the probe; it authenticates from the new address.
         let repeated_probe =
             |s: &super::stream::Stream, g: u64| s.half(g).is_some_and(|h| h.sent.pto_count() >= 2);
+        if self.is_open() {
+            self.path_heartbeats(now);
+            // A probe of a heartbeat says nothing about the primary.
+            let beats = &self.heartbeats;
+            let primary_probed = fired.iter().any(|(h, g, ev)| {
+                ev.probe
+                    .iter()
+                    .any(|&(n, _)| *h != StreamHandle(0) || !beats.contains(&(*g, n)))
+            });
+            if primary_probed {
+                self.on_primary_probe(now);
+            }
+        }
         if self.is_open()
             && fired.iter().any(|(h, g, ev)| {
                 !ev.probe.is_empty() && self.streams.get(h).is_some_and(|s| repeated_probe(s, *g))

@@ -602,7 +602,9 @@ impl Driver {
             }
             Event::Rekeyed { epoch } => app.emit(ConnEvent::Rekeyed { epoch }),
             Event::PathChanged { from, to } => app.emit(ConnEvent::PathChanged { from, to }),
-            Event::StreamRestarted { .. } | Event::PathValidated { .. } => {}
+            Event::StreamRestarted { .. }
+            | Event::PathValidated { .. }
+            | Event::PathFailed { .. } => {}
             Event::Closed(reason) => {
                 let Some(mut app) = self.conns.remove(&cid) else {
                     return;
