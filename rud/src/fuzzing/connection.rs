@@ -35,17 +35,55 @@ pub struct Params {
 /// One step.
 #[derive(Debug, Arbitrary)]
 pub enum Op {
-    Open { transactional: bool },
-    Send { stream: u8, len: u16 },
-    Advance { ms: u16 },
-    Migrate { port: u16 },
-    Replay { index: u16 },
-    Forge { index: u16, at: u16, xor: u8 },
-    Truncate { index: u16, keep: u16 },
-    Restart { stream: u8, rekey: bool },
+    Open {
+        transactional: bool,
+    },
+    Send {
+        stream: u8,
+        len: u16,
+    },
+    Advance {
+        ms: u16,
+    },
+    Migrate {
+        port: u16,
+    },
+    Replay {
+        index: u16,
+    },
+    Forge {
+        index: u16,
+        at: u16,
+        xor: u8,
+    },
+    Truncate {
+        index: u16,
+        keep: u16,
+    },
+    Restart {
+        stream: u8,
+        rekey: bool,
+    },
     Rekey,
-    CloseStream { stream: u8 },
-    Abandon { stream: u8 },
+    CloseStream {
+        stream: u8,
+    },
+    Abandon {
+        stream: u8,
+    },
+    /// The server gains a second port and the client opens a standby path to it.
+    OpenPath {
+        port: u8,
+    },
+    /// One of the server's extra ports goes dark.
+    DarkPort {
+        port: u8,
+    },
+}
+
+/// The server's extra port `port` (four of them at most).
+fn server_port(p: &Pair, port: u8) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(p.server_addr.ip(), 30_000 + u16::from(port % 4))
 }
 
 const MAX_OPS: usize = 64;
@@ -255,6 +293,20 @@ fn apply(p: &mut Pair, st: &mut State, op: &Op) {
             {
                 c.abandon(h);
             }
+        }
+        Op::OpenPath { port } => {
+            let addr = server_port(p, port);
+            let server = p.server;
+            p.sim.unalias(server, addr);
+            p.sim.alias(server, addr);
+            if let Some(c) = p.client() {
+                let _ = c.open_path(now, addr);
+            }
+        }
+        Op::DarkPort { port } => {
+            let addr = server_port(p, port);
+            let server = p.server;
+            p.sim.unalias(server, addr);
         }
     }
 }
