@@ -205,6 +205,21 @@ fn inspect(el: Element, bytes: &[u8]) -> Result<Checked, DecodeError> {
 }
 
 /// The parts of a decoded element the invariants look at.
+/// The parse / encode / encoded_len of a [`Decodable`] that are its type's own codec.
+macro_rules! codec_of {
+    ($a:lifetime, $t:ident) => {
+        fn parse(i: &$a [u8]) -> PResult<$a, Self> {
+            $t::decode(i)
+        }
+        fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+            $t::encode(self, out)
+        }
+        fn encoded_len(&self) -> usize {
+            $t::encoded_len(self)
+        }
+    };
+}
+
 trait Decodable<'a>: Sized + std::fmt::Debug {
     fn parse(i: &'a [u8]) -> PResult<'a, Self>;
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError>;
@@ -369,15 +384,7 @@ impl<'a> Decodable<'a> for Datagram<'a> {
 }
 
 impl<'a> Decodable<'a> for DataPlaintext<'a> {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        DataPlaintext::decode(i)
-    }
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        DataPlaintext::encode(self, out)
-    }
-    fn encoded_len(&self) -> usize {
-        DataPlaintext::encoded_len(self)
-    }
+    codec_of!('a, DataPlaintext);
     fn describe(&self) -> Value {
         describe::data_plaintext(self)
     }
@@ -390,15 +397,7 @@ impl<'a> Decodable<'a> for DataPlaintext<'a> {
 }
 
 impl<'a> Decodable<'a> for InnerSection<'a> {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        InnerSection::decode(i)
-    }
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        InnerSection::encode(self, out)
-    }
-    fn encoded_len(&self) -> usize {
-        InnerSection::encoded_len(self)
-    }
+    codec_of!('a, InnerSection);
     fn describe(&self) -> Value {
         describe::inner_section(self)
     }
@@ -417,15 +416,7 @@ fn key_rules(k: &PublicKey<'_>, raw: &[u8]) -> Vec<Violation> {
 }
 
 impl<'a> Decodable<'a> for ExchangeMezzanine<'a> {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        ExchangeMezzanine::decode(i)
-    }
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        ExchangeMezzanine::encode(self, out)
-    }
-    fn encoded_len(&self) -> usize {
-        ExchangeMezzanine::encoded_len(self)
-    }
+    codec_of!('a, ExchangeMezzanine);
     fn describe(&self) -> Value {
         describe::exchange_mezzanine(self)
     }
@@ -444,15 +435,7 @@ impl<'a> Decodable<'a> for ExchangeMezzanine<'a> {
 }
 
 impl<'a> Decodable<'a> for CompleteMezzanine<'a> {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        CompleteMezzanine::decode(i)
-    }
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        CompleteMezzanine::encode(self, out)
-    }
-    fn encoded_len(&self) -> usize {
-        CompleteMezzanine::encoded_len(self)
-    }
+    codec_of!('a, CompleteMezzanine);
     fn describe(&self) -> Value {
         describe::complete_mezzanine(self)
     }
@@ -471,15 +454,7 @@ impl<'a> Decodable<'a> for CompleteMezzanine<'a> {
 }
 
 impl<'a> Decodable<'a> for ResponderCompleteMezzanine<'a> {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        ResponderCompleteMezzanine::decode(i)
-    }
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        ResponderCompleteMezzanine::encode(self, out)
-    }
-    fn encoded_len(&self) -> usize {
-        ResponderCompleteMezzanine::encoded_len(self)
-    }
+    codec_of!('a, ResponderCompleteMezzanine);
     fn describe(&self) -> Value {
         describe::responder_complete_mezzanine(self)
     }
@@ -498,15 +473,7 @@ impl<'a> Decodable<'a> for ResponderCompleteMezzanine<'a> {
 }
 
 impl<'a> Decodable<'a> for ExtensionList<'a> {
-    fn parse(i: &'a [u8]) -> PResult<'a, Self> {
-        ExtensionList::decode(i)
-    }
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        ExtensionList::encode(self, out)
-    }
-    fn encoded_len(&self) -> usize {
-        ExtensionList::encoded_len(self)
-    }
+    codec_of!('a, ExtensionList);
     fn describe(&self) -> Value {
         serde_json::json!({ "extensions": describe::extensions(self) })
     }

@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rud::connection::{
@@ -22,8 +21,7 @@ use rud::connection::{
 use rud::crypto::keylog::{MemoryKeyLog, labels};
 use rud::crypto::x448::X448Secret;
 use rud::crypto::{
-    Aes256BlockKey, CryptoError, CryptoProvider, SealAuditProvider, SecretBytes, Sha512Hasher,
-    default_provider,
+    CountingProvider, SealAuditProvider, SecretBytes, SymmetricCounts, default_provider,
 };
 use rud::endpoint::{ConnectionId, Endpoint, EndpointConfig, EndpointEvent};
 use rud::handshake::ticket::{TicketKeys, ticket_psk};
@@ -1044,127 +1042,6 @@ fn non_minimal_prefix_fails_reserved_flags_drop_and_replays_deliver_once() {
 // ---------------------------------------------------------------------------------------------
 // 5. One-time identifiers.
 
-#[derive(Debug, Default)]
-struct Counts {
-    hkdf: AtomicU64,
-    gcm_open: AtomicU64,
-    gcm_seal: AtomicU64,
-    block_keys: AtomicU64,
-    encrypt_blocks: AtomicU64,
-    decrypt_blocks: AtomicU64,
-}
-
-impl Counts {
-    fn snapshot(&self) -> [u64; 6] {
-        [
-            &self.hkdf,
-            &self.gcm_open,
-            &self.gcm_seal,
-            &self.block_keys,
-            &self.encrypt_blocks,
-            &self.decrypt_blocks,
-        ]
-        .map(|c| c.load(Ordering::SeqCst))
-    }
-}
-
-/// Counts the symmetric work: HKDF, AEAD, AES key schedules and blocks.
-#[derive(Debug)]
-struct CountingAll {
-    inner: Arc<dyn CryptoProvider>,
-    counts: Arc<Counts>,
-}
-
-#[derive(Debug)]
-struct CountingBlock {
-    inner: Box<dyn Aes256BlockKey>,
-    counts: Arc<Counts>,
-}
-
-impl Aes256BlockKey for CountingBlock {
-    fn encrypt_blocks(&self, blocks: &mut [[u8; 16]]) {
-        self.counts
-            .encrypt_blocks
-            .fetch_add(blocks.len() as u64, Ordering::SeqCst);
-        self.inner.encrypt_blocks(blocks);
-    }
-
-    fn decrypt_blocks(&self, blocks: &mut [[u8; 16]]) {
-        self.counts
-            .decrypt_blocks
-            .fetch_add(blocks.len() as u64, Ordering::SeqCst);
-        self.inner.decrypt_blocks(blocks);
-    }
-}
-
-impl CryptoProvider for CountingAll {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn x448_public_key(&self, secret: &[u8; 56], out: &mut [u8; 56]) {
-        self.inner.x448_public_key(secret, out);
-    }
-
-    fn x448(&self, secret: &[u8; 56], public: &[u8; 56], out: &mut [u8; 56]) {
-        self.inner.x448(secret, public, out);
-    }
-
-    fn sha512(&self) -> Box<dyn Sha512Hasher> {
-        self.inner.sha512()
-    }
-
-    fn hkdf_sha512_extract(&self, salt: &[u8], ikm: &[&[u8]], prk: &mut [u8; 64]) {
-        self.counts.hkdf.fetch_add(1, Ordering::SeqCst);
-        self.inner.hkdf_sha512_extract(salt, ikm, prk);
-    }
-
-    fn hkdf_sha512_expand(
-        &self,
-        prk: &[u8; 64],
-        info: &[&[u8]],
-        okm: &mut [u8],
-    ) -> Result<(), CryptoError> {
-        self.counts.hkdf.fetch_add(1, Ordering::SeqCst);
-        self.inner.hkdf_sha512_expand(prk, info, okm)
-    }
-
-    fn hmac_sha256(&self, key: &[u8], data: &[&[u8]], out: &mut [u8; 32]) {
-        self.inner.hmac_sha256(key, data, out);
-    }
-
-    fn aes256_block_key(&self, key: &[u8; 32]) -> Box<dyn Aes256BlockKey> {
-        self.counts.block_keys.fetch_add(1, Ordering::SeqCst);
-        Box::new(CountingBlock {
-            inner: self.inner.aes256_block_key(key),
-            counts: self.counts.clone(),
-        })
-    }
-
-    fn aes256_gcm_seal(
-        &self,
-        key: &[u8; 32],
-        nonce: &[u8; 12],
-        aad: &[u8],
-        in_out: &mut [u8],
-    ) -> Result<[u8; 16], CryptoError> {
-        self.counts.gcm_seal.fetch_add(1, Ordering::SeqCst);
-        self.inner.aes256_gcm_seal(key, nonce, aad, in_out)
-    }
-
-    fn aes256_gcm_open(
-        &self,
-        key: &[u8; 32],
-        nonce: &[u8; 12],
-        aad: &[u8],
-        in_out: &mut [u8],
-        tag: &[u8; 16],
-    ) -> Result<(), CryptoError> {
-        self.counts.gcm_open.fetch_add(1, Ordering::SeqCst);
-        self.inner.aes256_gcm_open(key, nonce, aad, in_out, tag)
-    }
-}
-
 /// With one-time identifiers on both sides a transfer completes, nearly every datagram carries
 /// an identifier of its own, and identifiers nobody issued are dropped after one AES block
 /// decryption, before any key derivation or AEAD.
@@ -1173,11 +1050,8 @@ impl CryptoProvider for CountingAll {
 //# A receiver MUST drop a packet whose stream identifier it did not issue, or whose one-time counter is above the highest it issued, before any key derivation.
 #[test]
 fn one_time_identifiers_are_distinct_and_unknown_ones_cost_no_key_derivation() {
-    let counts = Arc::new(Counts::default());
-    let provider = Arc::new(CountingAll {
-        inner: default_provider(),
-        counts: counts.clone(),
-    });
+    let provider = Arc::new(CountingProvider::new(default_provider()));
+    let counts = provider.clone();
     let link = LinkConfig {
         latency: ms(15),
         jitter: ms(5),
@@ -1275,32 +1149,36 @@ fn one_time_identifiers_are_distinct_and_unknown_ones_cost_no_key_derivation() {
         ("17 octets", longer),
     ] {
         let b = srv.counters();
-        let k = counts.snapshot();
+        let k = counts.symmetric_counts();
         srv.handle_datagram(now, ca, &x);
         let a = srv.counters();
-        let k2 = counts.snapshot();
+        let k2 = counts.symmetric_counts();
         assert_eq!(
             a.unknown_stream + a.malformed,
             b.unknown_stream + b.malformed + 1,
             "{what}"
         );
         assert_eq!(drops(&a), drops(&b) + 1);
-        // [hkdf, gcm_open, gcm_seal, block_keys, encrypt_blocks, decrypt_blocks]
-        assert_eq!(k2[..5], k[..5], "{what}: key derivation or AEAD work");
-        assert!(k2[5] - k[5] <= 1, "{what}: one AES block at most");
-        println!(
-            "{what} identifier: dropped after {} AES block decryption(s)",
-            k2[5] - k[5]
+        let blocks = k2.decrypt_blocks - k.decrypt_blocks;
+        assert_eq!(
+            SymmetricCounts {
+                decrypt_blocks: k.decrypt_blocks,
+                ..k2
+            },
+            k,
+            "{what}: key derivation or AEAD work"
         );
+        assert!(blocks <= 1, "{what}: one AES block at most");
+        println!("{what} identifier: dropped after {blocks} AES block decryption(s)");
     }
     // The genuine identifier of the same packet reaches the AEAD (so the counts above could move).
-    let b = counts.snapshot();
+    let b = counts.symmetric_counts();
     let mut again = w.clone();
     again.n += 5000;
     srv.handle_datagram(now, ca, &again.encode());
-    let a = counts.snapshot();
+    let a = counts.symmetric_counts();
     assert!(
-        a[1] > b[1] || a[4] > b[4],
+        a.gcm_open > b.gcm_open || a.encrypt_blocks > b.encrypt_blocks,
         "a routed packet costs key derivation"
     );
 }

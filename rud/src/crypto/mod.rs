@@ -39,7 +39,7 @@ pub mod x448;
 pub use error::CryptoError;
 pub use provider::{
     Aes256BlockKey, CountingProvider, CryptoProvider, RustCryptoProvider, Sha512Hasher,
-    TranscriptHash, X448Counts, default_provider,
+    SymmetricCounts, TranscriptHash, X448Counts, default_provider,
 };
 pub use seal_audit::SealAuditProvider;
 pub use secret::SecretBytes;

@@ -346,14 +346,45 @@ impl X448Counts {
     }
 }
 
-/// A provider wrapper that counts X448 operations, for tests that require a refused input to
-/// cost no scalar multiplication (for example a Complete with a bad cookie, or a low-order
-/// public key). Every other operation is passed through unchanged.
+/// Symmetric work seen by a [`CountingProvider`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SymmetricCounts {
+    /// HKDF-SHA-512 extracts and expands.
+    pub hkdf: u64,
+    pub gcm_seal: u64,
+    pub gcm_open: u64,
+    /// AES-256 key schedules (per-datagram key PRF, one-time identifiers).
+    pub block_keys: u64,
+    /// Single AES blocks encrypted and decrypted with those keys.
+    pub encrypt_blocks: u64,
+    pub decrypt_blocks: u64,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    public_keys: AtomicU64,
+    dh: AtomicU64,
+    hkdf: AtomicU64,
+    gcm_seal: AtomicU64,
+    gcm_open: AtomicU64,
+    block_keys: AtomicU64,
+    encrypt_blocks: AtomicU64,
+    decrypt_blocks: AtomicU64,
+}
+
+impl Tally {
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::SeqCst);
+    }
+}
+
+/// A provider wrapper that counts the operations it passes through, for tests that require a
+/// refused input to cost no scalar multiplication (a Complete with a bad cookie, a low-order
+/// public key) or no key derivation at all (a packet with an identifier nobody issued).
 #[derive(Debug)]
 pub struct CountingProvider {
     inner: Arc<dyn CryptoProvider>,
-    public_keys: AtomicU64,
-    dh: AtomicU64,
+    tally: Arc<Tally>,
 }
 
 impl CountingProvider {
@@ -362,24 +393,57 @@ impl CountingProvider {
     pub fn new(inner: Arc<dyn CryptoProvider>) -> Self {
         Self {
             inner,
-            public_keys: AtomicU64::new(0),
-            dh: AtomicU64::new(0),
+            tally: Arc::default(),
         }
     }
 
-    /// Counts so far.
+    /// X448 operations so far.
     #[must_use]
     pub fn counts(&self) -> X448Counts {
         X448Counts {
-            public_keys: self.public_keys.load(Ordering::SeqCst),
-            dh: self.dh.load(Ordering::SeqCst),
+            public_keys: self.tally.public_keys.load(Ordering::SeqCst),
+            dh: self.tally.dh.load(Ordering::SeqCst),
         }
     }
 
-    /// Sets both counts back to zero.
+    /// Symmetric operations so far.
+    #[must_use]
+    pub fn symmetric_counts(&self) -> SymmetricCounts {
+        let t = &self.tally;
+        let get = |c: &AtomicU64| c.load(Ordering::SeqCst);
+        SymmetricCounts {
+            hkdf: get(&t.hkdf),
+            gcm_seal: get(&t.gcm_seal),
+            gcm_open: get(&t.gcm_open),
+            block_keys: get(&t.block_keys),
+            encrypt_blocks: get(&t.encrypt_blocks),
+            decrypt_blocks: get(&t.decrypt_blocks),
+        }
+    }
+
+    /// Sets the X448 counts back to zero.
     pub fn reset(&self) {
-        self.public_keys.store(0, Ordering::SeqCst);
-        self.dh.store(0, Ordering::SeqCst);
+        self.tally.public_keys.store(0, Ordering::SeqCst);
+        self.tally.dh.store(0, Ordering::SeqCst);
+    }
+}
+
+/// An AES key whose block operations a [`CountingProvider`] counts.
+#[derive(Debug)]
+struct CountingBlockKey {
+    inner: Box<dyn Aes256BlockKey>,
+    tally: Arc<Tally>,
+}
+
+impl Aes256BlockKey for CountingBlockKey {
+    fn encrypt_blocks(&self, blocks: &mut [[u8; 16]]) {
+        Tally::add(&self.tally.encrypt_blocks, blocks.len());
+        self.inner.encrypt_blocks(blocks);
+    }
+
+    fn decrypt_blocks(&self, blocks: &mut [[u8; 16]]) {
+        Tally::add(&self.tally.decrypt_blocks, blocks.len());
+        self.inner.decrypt_blocks(blocks);
     }
 }
 
@@ -389,16 +453,68 @@ impl CryptoProvider for CountingProvider {
     }
 
     fn x448_public_key(&self, secret: &[u8; 56], out: &mut [u8; 56]) {
-        self.public_keys.fetch_add(1, Ordering::SeqCst);
+        Tally::add(&self.tally.public_keys, 1);
         self.inner.x448_public_key(secret, out);
     }
 
     fn x448(&self, secret: &[u8; 56], public: &[u8; 56], out: &mut [u8; 56]) {
-        self.dh.fetch_add(1, Ordering::SeqCst);
+        Tally::add(&self.tally.dh, 1);
         self.inner.x448(secret, public, out);
     }
 
-    crate::delegate_symmetric_primitives!(self => self.inner, with aead);
+    fn sha512(&self) -> Box<dyn Sha512Hasher> {
+        self.inner.sha512()
+    }
+
+    fn hkdf_sha512_extract(&self, salt: &[u8], ikm: &[&[u8]], prk: &mut [u8; 64]) {
+        Tally::add(&self.tally.hkdf, 1);
+        self.inner.hkdf_sha512_extract(salt, ikm, prk);
+    }
+
+    fn hkdf_sha512_expand(
+        &self,
+        prk: &[u8; 64],
+        info: &[&[u8]],
+        okm: &mut [u8],
+    ) -> Result<(), CryptoError> {
+        Tally::add(&self.tally.hkdf, 1);
+        self.inner.hkdf_sha512_expand(prk, info, okm)
+    }
+
+    fn hmac_sha256(&self, key: &[u8], data: &[&[u8]], out: &mut [u8; 32]) {
+        self.inner.hmac_sha256(key, data, out);
+    }
+
+    fn aes256_block_key(&self, key: &[u8; 32]) -> Box<dyn Aes256BlockKey> {
+        Tally::add(&self.tally.block_keys, 1);
+        Box::new(CountingBlockKey {
+            inner: self.inner.aes256_block_key(key),
+            tally: self.tally.clone(),
+        })
+    }
+
+    fn aes256_gcm_seal(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        Tally::add(&self.tally.gcm_seal, 1);
+        self.inner.aes256_gcm_seal(key, nonce, aad, in_out)
+    }
+
+    fn aes256_gcm_open(
+        &self,
+        key: &[u8; 32],
+        nonce: &[u8; 12],
+        aad: &[u8],
+        in_out: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), CryptoError> {
+        Tally::add(&self.tally.gcm_open, 1);
+        self.inner.aes256_gcm_open(key, nonce, aad, in_out, tag)
+    }
 }
 
 /// A running SHA-512 hash of handshake messages (the transcript hash).
@@ -445,7 +561,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counting_provider_counts_only_x448() {
+    fn counting_provider_counts_each_kind_of_operation() {
         let c = CountingProvider::new(default_provider());
         let mut out = [0u8; 56];
         c.x448_public_key(&[7; 56], &mut out);
@@ -453,11 +569,33 @@ mod tests {
         let _ = c.sha512_digest(&[b"abc"]);
         let mut prk = [0u8; 64];
         c.hkdf_sha512_extract(b"", &[b"x"], &mut prk);
+        let mut okm = [0u8; 32];
+        c.hkdf_sha512_expand(&prk, &[b"y"], &mut okm).unwrap();
+        let key = c.aes256_block_key(&okm);
+        let mut blocks = [[0u8; 16]; 3];
+        key.encrypt_blocks(&mut blocks);
+        key.decrypt_blocks(&mut blocks[..1]);
+        let mut data = *b"datagram";
+        let tag = c.aes256_gcm_seal(&okm, &[0; 12], b"", &mut data).unwrap();
+        c.aes256_gcm_open(&okm, &[0; 12], b"", &mut data, &tag)
+            .unwrap();
+        assert_eq!(&data, b"datagram");
         assert_eq!(
             c.counts(),
             X448Counts {
                 public_keys: 1,
                 dh: 1
+            }
+        );
+        assert_eq!(
+            c.symmetric_counts(),
+            SymmetricCounts {
+                hkdf: 2,
+                gcm_seal: 1,
+                gcm_open: 1,
+                block_keys: 1,
+                encrypt_blocks: 3,
+                decrypt_blocks: 1,
             }
         );
         c.reset();
