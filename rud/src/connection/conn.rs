@@ -291,7 +291,11 @@ impl Connection {
             by_gen: HashMap::new(),
             flow: FlowControl::new(INITIAL_CONNECTION_CREDIT),
             conn_window: ReceiveWindow::new(config.connection_window),
-            path: Path::new(session.peer, true, config.max_packet_size as u64),
+            path: {
+                let mut p = Path::new(session.peer, true, config.max_packet_size as u64);
+                p.last_heard = now;
+                p
+            },
             standby: Vec::new(),
             heartbeat_due: Vec::new(),
             heartbeat_target: None,

@@ -26,4 +26,7 @@ pub use conn::{
 };
 pub use event::{CloseReason, Event, Incoming, StreamHandle, StreamKind};
 pub use keys::REKEY_TRANSCRIPT_LABEL;
-pub use path::{AMPLIFICATION_FACTOR, FAILOVER_PTOS, PATH_MAX_FAILURES, PathError, PathInfo};
+pub use path::{
+    AMPLIFICATION_FACTOR, FAILOVER_PTOS, HEARTBEAT_MAX_OCTETS, PATH_MAX_FAILURES, PathError,
+    PathInfo,
+};

@@ -16,6 +16,9 @@ pub const AMPLIFICATION_FACTOR: u64 = 3;
 pub const PATH_MAX_FAILURES: u32 = 3;
 /// Probe timeouts in a row on the primary after which a validated standby path takes over.
 pub const FAILOVER_PTOS: u32 = 2;
+/// Upper bound of a heartbeat on the wire: the packet header with a one-block identifier, an
+/// empty plaintext and the tag (43 octets in practice), with room for the longest counters.
+pub const HEARTBEAT_MAX_OCTETS: u64 = 96;
 /// Addresses that are no path whose arrivals are counted (for the budget of a move there).
 const MAX_ARRIVALS: usize = 4;
 
@@ -40,6 +43,8 @@ pub(crate) struct Path {
     pub next_heartbeat: Duration,
     /// Heartbeats (or, on the primary, probe timeouts) in a row without an answer.
     pub failures: u32,
+    /// When an authenticated datagram last came from the address.
+    pub last_heard: Duration,
     /// Opened by this endpoint to an address its application gave ([`Connection::open_path`]),
     /// not learned from the network: it carries only heartbeats until validated.
     pub local: bool,
@@ -62,6 +67,7 @@ impl Path {
             heartbeat: None,
             next_heartbeat: Duration::ZERO,
             failures: 0,
+            last_heard: Duration::ZERO,
             local: false,
         }
     }
@@ -196,6 +202,9 @@ impl Connection {
         old.next_heartbeat = now.saturating_add(self.config.path_heartbeat);
         self.path.heartbeat = None;
         self.path.failures = 0;
+        self.path.last_heard = self.path.last_heard.max(now);
+        // A path promoted before its heartbeat came back is challenged as a new one is.
+        self.path_challenge_due |= !self.path.validated;
         let (from, to) = (old.address, self.path.address);
         self.keep_standby(old);
         self.events.push_back(Event::PathChanged { from, to });

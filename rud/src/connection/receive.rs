@@ -170,6 +170,9 @@ impl Connection {
         if !ack_only {
             self.migrate_if_needed(now, from, handle, g, n);
         }
+        if let Some(p) = self.path_of(from) {
+            p.last_heard = now;
+        }
 
         if let Some(s) = self.streams.get_mut(&handle) {
             // Acceptor: an ack-eliciting datagram of the restarter on a newer half proves it
@@ -837,8 +840,10 @@ impl Connection {
             .or_else(|| self.config.device_keys.first())
     }
 
-    /// Switches to a new peer address after an authenticated datagram from it, if it is the
-    /// newest datagram of its half (so a reordered old one does not move the path back).
+    /// Moves to a new peer address after an authenticated datagram from it, if it is the
+    /// newest datagram of its half (so a reordered old one does not move the path back) and
+    /// the primary went quiet; while the primary still speaks, a new address becomes a standby
+    /// path instead (the peer is multi-homed, or probes a path of its own).
     //= docs/SPEC.md#migration
     //# An endpoint MUST move to a new peer address only after a datagram from it authenticated, and only if that datagram is the newest it received on its stream half.
     fn migrate_if_needed(
@@ -861,17 +866,32 @@ impl Connection {
             return;
         }
         //= docs/SPEC.md#multipath
+        //# While the primary path is not quiet, an endpoint MUST NOT move its traffic to an address a datagram came from
+        let quiet = now.saturating_sub(self.path.last_heard) >= self.path.rtt.pto_base();
+        let single = self.config.max_paths <= 1;
+        //= docs/SPEC.md#multipath
         //# When the peer moves to a new address, an endpoint SHOULD keep the old one as a standby path while its table has room
-        // A standby path the peer moved to becomes the primary with what it learned.
+        // A standby path the peer moved to becomes the primary with what it learned; one this
+        // endpoint opened itself moves only by failover (the peer's choice of reply port does
+        // not move it).
         if let Some(i) = self.standby.iter().position(|p| p.address == from) {
-            return self.promote(now, i);
+            if quiet && !self.standby[i].local {
+                self.promote(now, i);
+            }
+            return;
         }
-        let old = self.path.address;
+        let (packets, octets) = self.take_arrivals(from);
         let mut path = Path::new(from, false, self.config.max_packet_size as u64);
         path.rtt = self.path.rtt.clone();
-        let (packets, octets) = self.take_arrivals(from);
         path.received = octets;
+        path.last_heard = now;
         path.metrics.on_packets_received(packets, octets);
+        if !quiet && !single {
+            path.next_heartbeat = now;
+            self.keep_standby(path);
+            return;
+        }
+        let old = self.path.address;
         let mut previous = std::mem::replace(&mut self.path, path);
         previous.challenge = None;
         previous.next_heartbeat = now.saturating_add(self.config.path_heartbeat);

@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::conn::{Connection, GRACE_PTOS, MAX_HANDSHAKE_RETRANSMITS};
 use super::event::{CloseReason, StreamHandle, StreamKind};
 use super::packetize::SealedDatagram;
+use super::path::HEARTBEAT_MAX_OCTETS;
 use super::recovery::DatagramInfo;
 use super::stream::{Half, StreamState};
 use crate::crypto::datagram_key::ReplayWindow;
@@ -91,9 +92,10 @@ impl Connection {
         }
     }
 
-    /// A due heartbeat: a ping on the first stream, sent to a standby path (SPEC
-    /// path-heartbeat). It passes the primary's congestion window and pacing, being small and
-    /// on another path.
+    /// A due heartbeat: a ping on the first stream's current half and nothing else (no Ack,
+    /// no Metrics, no identifiers), sent to a standby path (SPEC path-heartbeat). Being that
+    /// small it fits the three-times budget of a path learned from one heartbeat of the peer,
+    /// and it passes the primary's congestion window and pacing, being on another path.
     fn emit_heartbeat(&mut self, now: Duration) -> bool {
         if !self.is_open() {
             return false;
@@ -101,23 +103,37 @@ impl Connection {
         let Some(address) = self.heartbeat_due.first().copied() else {
             return false;
         };
-        // A ping already owed to the primary (a probe's, a challenge) stays owed to it.
-        let owed = self
+        // Not while the first stream ends a generation: its Restart or acceptance must be
+        // the last datagram of the old half.
+        let Some(g) = self
             .streams
-            .get_mut(&StreamHandle(0))
-            .map(|s| std::mem::replace(&mut s.control.ping, true));
-        let probe_ping = self.probe_ping;
+            .get(&StreamHandle(0))
+            .filter(|s| {
+                s.restart_sent.is_none()
+                    && s.control.restart.is_none()
+                    && s.control.accept.is_none()
+                    && s.older_complete()
+            })
+            .and_then(|s| s.current())
+            .filter(|half| half.peer_id.is_some() && !half.send_closed && may_seal(half))
+            .map(|half| half.g)
+        else {
+            return false;
+        };
+        let budget = self
+            .path_of(address)
+            .map_or(0, |p| p.amplification_budget());
+        if budget < HEARTBEAT_MAX_OCTETS {
+            return false;
+        }
         self.heartbeat_target = Some(address);
-        let sent = self.emit_new(now, StreamHandle(0));
-        if let Some(s) = self.streams.get_mut(&StreamHandle(0))
-            && owed == Some(true)
-        {
-            s.control.ping = true;
-            self.probe_ping = probe_ping;
-        }
-        if self.heartbeat_target.take().is_none() {
-            self.heartbeat_due.retain(|a| *a != address);
-        }
+        let c = Content {
+            flags: DatagramFlags::CONTROL | DatagramFlags::FINAL,
+            ping: true,
+            ..Content::default()
+        };
+        let sent = self.seal_and_send(now, StreamHandle(0), g, c, false);
+        self.heartbeat_target = None;
         sent
     }
 
@@ -292,10 +308,7 @@ impl Connection {
         let restart = s.control.restart.is_some() && !s.in_message && accept_g.is_none();
         //= docs/SPEC.md#multipath
         //# An endpoint MUST send nothing but heartbeats on a standby path it opened until a heartbeat is acknowledged
-        // A heartbeat carries no message octets: they belong on the primary path.
-        let heartbeat = h == StreamHandle(0) && self.heartbeat_target.is_some();
-        let has_data = !heartbeat
-            && !s.queue.is_empty()
+        let has_data = !s.queue.is_empty()
             && s.may_send(me)
             && !half.send_closed
             && s.restart_sent.is_none()
@@ -356,17 +369,10 @@ impl Connection {
                     .accept
                     .as_ref()
                     .is_some_and(|a| a.key_exchange.is_some()));
-        if !heartbeat
-            && ((!probe_like && !self.in_flight_allows(estimate))
-                || !self.pacing_allows(now, estimate))
-        {
+        if (!probe_like && !self.in_flight_allows(estimate)) || !self.pacing_allows(now, estimate) {
             return false;
         }
-        let budget = match self.heartbeat_target.filter(|_| heartbeat) {
-            Some(a) => self.path_of(a).map_or(0, |p| p.amplification_budget()),
-            None => self.path.amplification_budget(),
-        };
-        if estimate > budget {
+        if estimate > self.path.amplification_budget() {
             return false;
         }
         // Compose.
@@ -598,12 +604,10 @@ impl Connection {
         let target = self.config.one_time_ids;
         let pdm = self.config.pdm;
         let max_packet = self.config.max_packet_size;
+        //= docs/SPEC.md#multipath
+        //# An endpoint MUST send nothing but heartbeats on a standby path it opened until a heartbeat is acknowledged
         // A heartbeat goes to its standby path; everything else to the primary.
-        let heartbeat = if h == StreamHandle(0) && c.ping && !ack_only {
-            self.heartbeat_target.take()
-        } else {
-            None
-        };
+        let heartbeat = self.heartbeat_target.take();
         let dest = heartbeat.unwrap_or(self.path.address);
         let slot = self.slot;
         let Some(s) = self.streams.get_mut(&h) else {
@@ -615,10 +619,13 @@ impl Connection {
             return false;
         };
         let mut ids_to_issue = 0;
-        if !ack_only && target > 0 && half.ids_ahead < target {
+        // A heartbeat carries its ping and nothing else, so its size is known in advance.
+        let bare = heartbeat.is_some();
+        if !ack_only && !bare && target > 0 && half.ids_ahead < target {
             ids_to_issue = target - half.ids_ahead;
         }
-        if half.received.largest().is_some()
+        if !bare
+            && half.received.largest().is_some()
             && (ack_only || half.received.ack_deadline().is_some() || half.received.ack_due(now))
             && let Some(ack) = half.received.build_ack(now)
         {
@@ -643,7 +650,7 @@ impl Connection {
         if !new_ids.is_empty() {
             c.extensions.push(Owned::OneTimeIds(new_ids.clone()));
         }
-        if pdm && !ack_only {
+        if pdm && !ack_only && !bare {
             c.extensions.push(Owned::Metrics(self.pdm.on_sent(now)));
         }
         // Restart: the StreamId placeholder is the new half's identifier (issued now).
@@ -747,6 +754,7 @@ impl Connection {
         self.counters.datagrams_sealed += 1;
         self.counters.packets_sent += count as u64;
         if let Some(address) = heartbeat {
+            debug_assert!(bytes as u64 <= HEARTBEAT_MAX_OCTETS, "heartbeat of {bytes}");
             self.heartbeats.retain(|&(hg, _)| hg >= g.saturating_sub(2));
             self.heartbeats.insert((g, n));
             if let Some(p) = self.path_of(address) {
