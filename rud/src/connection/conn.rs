@@ -102,9 +102,15 @@ enum State {
 struct Rekey {
     started: Duration,
     /// Set once the acceptance arrived and the new half exists: waiting for an authenticated
-    /// datagram on it.
+    /// datagram on it, since the time given.
     confirm_g: Option<u64>,
+    confirm_from: Option<Duration>,
 }
+
+/// How long a datagram of the new generation may take to authenticate after the acceptance of
+/// a connection rekey arrived, at the least and in probe timeouts.
+const REKEY_CONFIRM_MIN: Duration = Duration::from_secs(5);
+const REKEY_CONFIRM_PTOS: u32 = 24;
 
 /// A snapshot of one stream (see [`Connection::stream_stats`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,6 +300,13 @@ impl Connection {
             path: {
                 let mut p = Path::new(session.peer, true, config.max_packet_size as u64);
                 p.last_heard = now;
+                //= docs/SPEC.md#rtt-estimation
+                //# The initiator takes its first sample from the handshake
+                // The handshake's round trip is the first sample (initiator): probe timeouts
+                // start near the path's RTT instead of the 1 s of RFC 9002's unknown path.
+                if let Some(rtt) = session.handshake_rtt {
+                    p.rtt.update(now, rtt, Duration::ZERO);
+                }
                 p
             },
             standby: Vec::new(),
@@ -849,6 +862,7 @@ impl Connection {
         }
         self.restart(StreamHandle(0), true, None)?;
         self.rekey = Some(Rekey {
+            confirm_from: None,
             started: now,
             confirm_g: None,
         });
@@ -950,10 +964,31 @@ impl Connection {
         }
     }
 
-    pub(super) fn set_rekey_confirm(&mut self, g: u64) {
+    pub(super) fn set_rekey_confirm(&mut self, now: Duration, g: u64) {
         if let Some(r) = self.rekey.as_mut() {
             r.confirm_g = Some(g);
+            r.confirm_from = Some(now);
         }
+    }
+
+    /// When an unconfirmed connection rekey ends the connection (RekeyFailed). Once the
+    /// acceptance arrived: max(24 PTO, 5 s) for a datagram of the new generation to
+    /// authenticate, which is what a party without the right keys never produces. Before it,
+    /// the idle timeout: the acceptance waits for every datagram before the Restart, which at
+    /// 30 % loss behind a bulk transfer takes many round trips (a 1 s deadline ended 18 of 40
+    /// such rekeys), and a peer that stopped answering is caught by the idle timeout anyway.
+    pub(super) fn rekey_deadline(&self) -> Option<Duration> {
+        let r = self.rekey.as_ref()?;
+        Some(match r.confirm_from {
+            Some(at) => at.saturating_add(
+                self.path
+                    .rtt
+                    .pto_base()
+                    .saturating_mul(REKEY_CONFIRM_PTOS)
+                    .max(REKEY_CONFIRM_MIN),
+            ),
+            None => r.started.saturating_add(self.config.idle_timeout),
+        })
     }
 
     pub(super) fn finish_rekey(&mut self) {

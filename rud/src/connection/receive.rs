@@ -638,7 +638,7 @@ impl Connection {
         s.control.ping = true;
         if plan.key_exchange.is_some() && handle == StreamHandle(0) {
             // Confirmed when the first authenticated datagram arrives on the new half.
-            self.set_rekey_confirm(plan.g);
+            self.set_rekey_confirm(now, plan.g);
             if let Some(s) = self.streams.get_mut(&handle) {
                 s.control.ping = true;
             }

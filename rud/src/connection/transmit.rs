@@ -815,9 +815,7 @@ impl Connection {
         if let Some(at) = self.state_lost_at {
             t.push(at.saturating_add(pto.saturating_mul(GRACE_PTOS)));
         }
-        if let Some(at) = self.rekey_started() {
-            t.push(at.saturating_add(self.rekey_timeout()));
-        }
+        t.extend(self.rekey_deadline());
         if let Some((_, at, _)) = &self.handshake_retransmit {
             t.push(*at);
         }
@@ -858,14 +856,6 @@ impl Connection {
         t.into_iter().min()
     }
 
-    fn rekey_timeout(&self) -> Duration {
-        self.path
-            .rtt
-            .pto_base()
-            .saturating_mul(GRACE_PTOS * 2)
-            .max(Duration::from_secs(1))
-    }
-
     /// Runs the timers that expired at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
         if self.is_closed() {
@@ -891,9 +881,7 @@ impl Connection {
         {
             return self.terminate(CloseReason::StateLost);
         }
-        if let Some(at) = self.rekey_started()
-            && now >= at.saturating_add(self.rekey_timeout())
-        {
+        if self.rekey_deadline().is_some_and(|d| now >= d) {
             return self.terminate(CloseReason::RekeyFailed);
         }
         if let Some((bytes, at, attempts)) = self.handshake_retransmit.take() {

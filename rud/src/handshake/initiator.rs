@@ -117,6 +117,9 @@ pub struct Initiator {
     request: Vec<u8>,
     cached: Vec<u8>,
     attempts: u32,
+    /// When the current message was first sent, and when a reply to it arrived (RTT sample).
+    sent_at: Option<Duration>,
+    reply_at: Option<Duration>,
     deadline: Option<Duration>,
     hint: Option<ErrorCode>,
     transmits: VecDeque<Transmit>,
@@ -167,6 +170,8 @@ impl Initiator {
             request: request.to_vec(),
             cached: Vec::new(),
             attempts: 0,
+            sent_at: None,
+            reply_at: None,
             deadline: None,
             hint: None,
             transmits: VecDeque::new(),
@@ -355,6 +360,7 @@ impl Initiator {
     fn send(&mut self, now: Duration, bytes: Vec<u8>) {
         self.cached = bytes.clone();
         self.attempts = 1;
+        self.sent_at = Some(now);
         self.deadline = Some(now + self.cfg.retransmit_after);
         self.transmits.push_back(Transmit {
             destination: self.peer,
@@ -428,6 +434,7 @@ impl Initiator {
                 state: self.state.name(),
             });
         }
+        self.reply_at = Some(now);
         let d = Datagram::decode(bytes)?;
         if d.stream_id().0 != self.handshake_sid {
             return Err(HandshakeError::Unexpected {
@@ -506,7 +513,12 @@ impl Initiator {
         })
     }
 
-    fn established(&mut self, session: Session) {
+    fn established(&mut self, mut session: Session) {
+        if self.attempts == 1
+            && let (Some(sent), Some(reply)) = (self.sent_at, self.reply_at)
+        {
+            session.handshake_rtt = Some(reply.saturating_sub(sent));
+        }
         self.state = State::Done;
         self.deadline = None;
         self.events
@@ -619,6 +631,7 @@ impl Initiator {
             early_data: false,
             retransmit: Some(bytes.clone()),
             rekey_owed: false,
+            handshake_rtt: None,
         };
         self.transmits.push_back(Transmit {
             destination: self.peer,
@@ -702,6 +715,7 @@ impl Initiator {
             early_data: rcm.early_data_accepted,
             retransmit: None,
             rekey_owed: !*static_dh,
+            handshake_rtt: None,
         })
     }
 }

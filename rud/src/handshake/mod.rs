@@ -23,6 +23,7 @@ mod strike;
 pub mod ticket;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use initiator::{Initiator, InitiatorConfig, InitiatorEvent};
@@ -101,6 +102,10 @@ pub struct Session {
     /// A ticketed connection owes a forward-secrecy rekey with the host's device key before it
     /// carries data that needs forward secrecy against compromise of the ticket key.
     pub rekey_owed: bool,
+    /// Initiator: the round trip of its last handshake message and the reply that completed
+    /// the handshake, when that message was not resent (Karn); the connection's first RTT
+    /// sample, so its first probe timeouts are not the 1 s of an unknown path.
+    pub handshake_rtt: Option<Duration>,
 }
 
 /// Why a handshake failed or a datagram was refused. Detailed reasons stay local: what goes to

@@ -758,6 +758,7 @@ impl Responder {
             //= docs/SPEC.md#ticket-rekey-owed
             //# A ticketed connection MUST be marked as owing a forward-secrecy rekey.
             rekey_owed: ticket.is_some(),
+            handshake_rtt: None,
         };
         Ok(ResponderOutcome::Established {
             session: Box::new(session),
@@ -887,6 +888,7 @@ impl Responder {
             early_data: false,
             retransmit: None,
             rekey_owed: false,
+            handshake_rtt: None,
         };
         Ok(ResponderOutcome::Established {
             session: Box::new(session),
