@@ -386,7 +386,12 @@ impl Endpoint {
                     || self.slots.len() >= self.config.max_connections
                     || asynchronous
                 {
-                    self.out.extend(refusal(&session, from));
+                    // Addressed to the identifier the initiator issued in its handshake
+                    // datagram: it takes nothing else before it is established.
+                    if let Ok(d) = Datagram::decode(bytes) {
+                        let sid = crate::handshake::reply_stream_id(&d);
+                        self.out.extend(refusal(sid.0, from));
+                    }
                     self.events
                         .push_back((ConnectionId(0), EndpointEvent::Refused { peer: from }));
                     return;
@@ -554,9 +559,9 @@ fn header(bytes: &[u8]) -> parse::PResult<'_, (&[u8], MessageType)> {
 }
 
 /// A StreamRefused Error for a completed handshake the endpoint will not hold.
-fn refusal(session: &Session, to: SocketAddr) -> Option<Transmit> {
+fn refusal(sid: &[u8], to: SocketAddr) -> Option<Transmit> {
     let e = ErrorMessage {
-        stream_id: StreamId(&session.first_stream.initiator_stream_id),
+        stream_id: StreamId(sid),
         msg_type: MessageType::RESPONDER_ERROR,
         code: ErrorCode::STREAM_REFUSED,
         extensions: ExtensionList::default(),

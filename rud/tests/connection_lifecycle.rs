@@ -397,7 +397,6 @@ fn connections_per_peer_are_bounded() {
         .unwrap();
     let addr2: std::net::SocketAddr = "192.0.2.1:40001".parse().unwrap();
     let n2 = p.sim.add(addr2, client2);
-    let _ = n2;
     // One connection per peer address from now on.
     p.sim.nodes[server].endpoint.set_limits(1, 10);
     let refused = std::cell::Cell::new(false);
@@ -414,6 +413,21 @@ fn connections_per_peer_are_bounded() {
     );
     assert!(refused.get());
     assert_eq!(p.sim.nodes[server].endpoint.len(), 1);
+    // The refused initiator learns why: its handshake ends with the StreamRefused hint.
+    let failed = std::cell::RefCell::new(None);
+    p.run(
+        300 * SECOND,
+        |_, node, e| {
+            if let EndpointEvent::HandshakeFailed(e) = e
+                && node == n2
+            {
+                *failed.borrow_mut() = Some(e.to_string());
+            }
+        },
+        |_| failed.borrow().is_some(),
+    );
+    let failed = failed.take().expect("the refused handshake ends");
+    assert!(failed.contains("StreamRefused"), "{failed}");
 }
 
 #[test]

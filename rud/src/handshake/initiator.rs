@@ -434,7 +434,6 @@ impl Initiator {
                 state: self.state.name(),
             });
         }
-        self.reply_at = Some(now);
         let d = Datagram::decode(bytes)?;
         if d.stream_id().0 != self.handshake_sid {
             return Err(HandshakeError::Unexpected {
@@ -442,6 +441,7 @@ impl Initiator {
                 state: self.state.name(),
             });
         }
+        self.reply_at = Some(now);
         if let Some(v) = crate::wire::validate::datagram(&d, bytes).first() {
             return Err(HandshakeError::Invalid {
                 rule: v.rule,

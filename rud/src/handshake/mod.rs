@@ -27,6 +27,7 @@ use std::time::Duration;
 
 pub use entropy::{Entropy, OsEntropy, SeededEntropy};
 pub use initiator::{Initiator, InitiatorConfig, InitiatorEvent};
+pub(crate) use responder::reply_stream_id;
 pub use responder::{DeferPolicy, DropReason, Responder, ResponderConfig, ResponderOutcome};
 pub use schedule::{Mode, PROTOCOL_NAME, TrafficSecrets};
 pub use strike::{EarlyVerdict, StrikeRegister};

@@ -298,11 +298,7 @@ impl Responder {
         // responder's, so an Error to a Complete goes there).
         //= docs/SPEC.md#connection-stream-id
         //# Replies carry the identifier the initiator issued in them.
-        let reply_sid = match &d {
-            Datagram::InitiatorHello(h) => h.initiator_stream_id,
-            Datagram::InitiatorExchange(x) => x.initiator_stream_id,
-            _ => d.stream_id(),
-        };
+        let reply_sid = reply_stream_id(&d);
         if !violations.is_empty() {
             // Version mismatch: say which versions we speak (small, well under 3x).
             return match version_mismatch(from, reply_sid) {
@@ -941,6 +937,16 @@ fn cookie_epoch(cookie: &[u8], current: u64) -> Result<u64, HandshakeError> {
         .into_iter()
         .find(|e| *e as u32 == low)
         .ok_or(CookieError::Expired { epoch: low }.into())
+}
+
+/// The identifier a reply to an initiator's handshake datagram carries: the one the initiator
+/// issued in its Hello or Exchange, or the header's of a Complete.
+pub(crate) fn reply_stream_id<'a>(d: &Datagram<'a>) -> StreamId<'a> {
+    match d {
+        Datagram::InitiatorHello(h) => h.initiator_stream_id,
+        Datagram::InitiatorExchange(x) => x.initiator_stream_id,
+        _ => d.stream_id(),
+    }
 }
 
 fn error_reply(
