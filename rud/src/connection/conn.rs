@@ -221,9 +221,8 @@ pub struct Connection {
     closed_reason: Option<CloseReason>,
     /// Key data of a connection rekey waiting for confirmation (initiator).
     pub(super) pending_epoch: Option<u32>,
-    /// A new path needs its challenge sent; `challenge_pending` marks the next ping as it.
+    /// A new primary path needs its challenge (a bare ping) sent.
     pub(super) path_challenge_due: bool,
-    pub(super) challenge_pending: bool,
     /// A probe timeout fired: a fresh ping goes on the first stream, past the congestion
     /// window as the probe does.
     pub(super) probe_ping: bool,
@@ -334,7 +333,6 @@ impl Connection {
             closed_reason: None,
             pending_epoch: None,
             path_challenge_due: false,
-            challenge_pending: false,
             probe_ping: false,
             pacing_blocked: None,
             own_static: match role {

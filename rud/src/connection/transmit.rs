@@ -1,5 +1,6 @@
 //! The send path of a connection: which datagram goes next, how it is built and sealed (once),
 //! and how its packets are resent unchanged (SPEC sections 3.6 and 5).
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::conn::{Connection, GRACE_PTOS, MAX_HANDSHAKE_RETRANSMITS};
@@ -61,14 +62,20 @@ impl Connection {
     /// Builds the next datagram (or resend) into `out`.
     fn fill(&mut self, now: Duration) {
         self.pacing_blocked = None;
+        // A new primary path is challenged with a bare ping: it fits three times what one
+        // small packet from the address allows, where a datagram with Ack and Metrics did not,
+        // and the path stayed unvalidated, its responses held back, until the connection died.
         if self.path_challenge_due {
-            self.path_challenge_due = false;
-            self.challenge_pending = true;
-            if let Some(s) = self.streams.get_mut(&StreamHandle(0)) {
-                s.control.ping = true;
+            if self.path.validated {
+                self.path_challenge_due = false;
+            } else if self.emit_bare_ping(now, self.path.address) {
+                self.path_challenge_due = false;
+                return;
             }
         }
-        if self.emit_heartbeat(now) {
+        if let Some(address) = self.heartbeat_due.first().copied()
+            && self.emit_bare_ping(now, address)
+        {
             return;
         }
         let handles = self.rotation();
@@ -92,17 +99,15 @@ impl Connection {
         }
     }
 
-    /// A due heartbeat: a ping on the first stream's current half and nothing else (no Ack,
-    /// no Metrics, no identifiers), sent to a standby path (SPEC path-heartbeat). Being that
-    /// small it fits the three-times budget of a path learned from one heartbeat of the peer,
-    /// and it passes the primary's congestion window and pacing, being on another path.
-    fn emit_heartbeat(&mut self, now: Duration) -> bool {
+    /// A bare ping to `address`: a ping on the first stream's current half and nothing else
+    /// (no Ack, no Metrics, no identifiers), the heartbeat of a standby path (SPEC
+    /// path-heartbeat) or the challenge of a new primary (SPEC path-validation). Being that
+    /// small it fits the three-times budget of a path learned from one small packet, and it
+    /// passes the congestion window and pacing, as a probe does.
+    fn emit_bare_ping(&mut self, now: Duration, address: SocketAddr) -> bool {
         if !self.is_open() {
             return false;
         }
-        let Some(address) = self.heartbeat_due.first().copied() else {
-            return false;
-        };
         // Not while the first stream ends a generation: its Restart or acceptance must be
         // the last datagram of the old half.
         let Some(g) = self
@@ -753,7 +758,11 @@ impl Connection {
         }
         self.counters.datagrams_sealed += 1;
         self.counters.packets_sent += count as u64;
-        if let Some(address) = heartbeat {
+        if let Some(address) = heartbeat
+            && address == self.path.address
+        {
+            self.path.challenge = Some((g, n));
+        } else if let Some(address) = heartbeat {
             debug_assert!(bytes as u64 <= HEARTBEAT_MAX_OCTETS, "heartbeat of {bytes}");
             self.heartbeats.retain(|&(hg, _)| hg >= g.saturating_sub(2));
             self.heartbeats.insert((g, n));
@@ -765,10 +774,6 @@ impl Connection {
             self.heartbeat_due.retain(|a| *a != address);
             self.last_sent = now;
             return true;
-        }
-        if c.ping && self.challenge_pending {
-            self.challenge_pending = false;
-            self.path.challenge = Some((g, n));
         }
         self.path
             .metrics
