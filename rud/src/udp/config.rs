@@ -54,7 +54,7 @@ impl ServerConfig {
     }
 }
 
-/// Everything a [`super::UdpEndpoint`] is built from.
+/// Everything a [`super::EndpointHandle`] is built from (on either binding).
 pub struct UdpConfig {
     /// Limits of the endpoint and its connections.
     pub endpoint: EndpointConfig,
@@ -71,7 +71,7 @@ pub struct UdpConfig {
     pub pcap: Option<CaptureFile>,
     /// Write one qlog file per connection into this directory.
     pub qlog_dir: Option<PathBuf>,
-    /// How long [`super::UdpEndpoint::shutdown`] waits for connections to close.
+    /// How long [`super::EndpointHandle::shutdown`] waits for connections to close.
     pub shutdown_grace: Duration,
 }
 
@@ -121,7 +121,7 @@ pub enum ConnectMode {
     Immediate,
 }
 
-/// What [`super::UdpEndpoint::connect`] opens.
+/// What [`super::EndpointHandle::connect`] opens.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     pub mode: ConnectMode,
