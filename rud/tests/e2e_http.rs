@@ -2,21 +2,28 @@
 //! transactional requests, asynchronous streams refused, and the HTTP-level refusals (404,
 //! 405, 413 without reading the body, 415, 400).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+mod tshark;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rud::connection::StreamKind;
+use rud::connection::{StreamHandle, StreamKind};
 use rud::crypto::x448::X448Secret;
 use rud::handshake::{DeferPolicy, Entropy, Mode, OsEntropy};
-use rud::http::{HttpConfig, framing};
+use rud::capture::{CaptureFile, Overwrite};
+use rud::http::{EndpointHandle, HttpConfig, framing};
 use rud::service::ServiceHost;
-use rud::udp::{ConnectOptions, ServerConfig, UdpConfig, UdpEndpoint, UdpError};
+use rud::udp::{ConnectOptions, ServerConfig, UdpConfig, UdpError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn server(defer: bool) -> UdpEndpoint {
+async fn server(defer: bool) -> EndpointHandle {
+    server_with(defer, |_| {}).await
+}
+
+async fn server_with(defer: bool, tune: impl FnOnce(&mut UdpConfig)) -> EndpointHandle {
     let key = X448Secret::generate(|b| OsEntropy.fill(b));
     let mut sc = ServerConfig::new(key, ServiceHost::with_builtins(None));
     sc.keys_are_new = true;
@@ -27,9 +34,19 @@ async fn server(defer: bool) -> UdpEndpoint {
         max_body: 64 * 1024,
         ..HttpConfig::default()
     };
-    rud::http::serve("127.0.0.1:0".parse().unwrap(), UdpConfig::server(sc), http)
+    let mut cfg = UdpConfig::server(sc);
+    tune(&mut cfg);
+    rud::http::serve("127.0.0.1:0".parse().unwrap(), cfg, http)
         .await
         .unwrap()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let mut r = [0u8; 8];
+    OsEntropy.fill(&mut r);
+    let d = std::env::temp_dir().join(format!("rud-{name}-{}", hex::encode(r)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
 
 fn payload(i: usize, len: usize) -> Vec<u8> {
@@ -213,4 +230,46 @@ async fn streamed_body_over_the_cap_gets_413_before_it_ends() {
         "the server read the whole body ({sent} octets)"
     );
     srv.shutdown().await.unwrap();
+}
+
+/// `--pcap` on the HTTP binding: the server's and the client's captures each read in tshark as
+/// HTTP POSTs to /.well-known/rud (application/rud) answered by 200s, carrying RUD packets
+/// the codec decodes, with the secrets in the file; the client's holds every packet it sent
+/// and received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_captures_read_in_tshark_as_posts_with_their_secrets() {
+    let _serial = SERIAL.lock().await;
+    if !tshark::available("http_captures_read_in_tshark_as_posts_with_their_secrets") {
+        return;
+    }
+    let dir = temp_dir("http-pcap");
+    let (srv_pcap, cli_pcap) = (dir.join("server.pcapng"), dir.join("client.pcapng"));
+    let srv = server_with(false, |c| {
+        c.pcap = Some(CaptureFile::create(&srv_pcap, Overwrite::Refuse).unwrap());
+    })
+    .await;
+    let mut cfg = UdpConfig::client();
+    cfg.pcap = Some(CaptureFile::create(&cli_pcap, Overwrite::Refuse).unwrap());
+    let cli = rud::http::client(cfg, HttpConfig::default()).unwrap();
+    let key = srv.public_key().unwrap();
+    let opts = ConnectOptions::immediate(key, "echo", b"captured".to_vec());
+    let conn = cli.connect(srv.local_addr(), opts).await.unwrap();
+    assert_eq!(conn.first_response().await.unwrap(), b"captured");
+    let req = payload(3, 30_000);
+    assert_eq!(conn.request(StreamHandle(0), req.clone()).await.unwrap(), req);
+    conn.close().await.unwrap();
+    let m = cli.metrics().await.unwrap();
+    cli.shutdown().await.unwrap();
+    srv.shutdown().await.unwrap();
+    let server_seen = tshark::check(&srv_pcap);
+    let client_seen = tshark::check(&cli_pcap);
+    println!("server capture: {server_seen:?}\nclient capture: {client_seen:?}\nclient: {m:?}");
+    assert_eq!(server_seen.udp + client_seen.udp, 0, "UDP in an HTTP capture");
+    let exchanged = (m.datagrams_sent + m.datagrams_received) as usize;
+    assert!(
+        client_seen.rud_packets >= exchanged,
+        "the client's capture holds {} packets, it exchanged {exchanged}",
+        client_seen.rud_packets
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

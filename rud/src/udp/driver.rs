@@ -286,6 +286,8 @@ impl Driver {
             self.process().await;
         }
         let result = self.recorder.finish(self.clock.now());
+        let transport = self.sockets.finish_capture().map_err(UdpError::Capture);
+        let result = result.and(transport);
         let replies = self.shutdown.take().map(|s| s.replies).unwrap_or_default();
         let mut result = Some(result);
         for r in replies {
@@ -432,7 +434,9 @@ impl Driver {
                 }
                 EndpointEvent::Refused { peer } => {
                     self.metrics.refused += 1;
-                    tracing::info!("refused a connection from {peer}: connection limit");
+                    tracing::info!(
+                        "refused a connection from {peer}: a connection limit, or an asynchronous first stream on an HTTP port"
+                    );
                 }
                 EndpointEvent::Connection(e) => self.connection_event(cid, e),
             }
