@@ -134,7 +134,12 @@ pub async fn run(pcap: Option<CaptureFile>) -> Result<usize, CliError> {
     let cases = [
         ("first-contact", now_addr, ConnectMode::FirstContact, None),
         ("immediate", now_addr, ConnectMode::Immediate, Some(public)),
-        ("deferred", deferred_addr, ConnectMode::Immediate, Some(public)),
+        (
+            "deferred",
+            deferred_addr,
+            ConnectMode::Immediate,
+            Some(public),
+        ),
     ];
     let mut failures = 0;
     for (name, server, mode, key) in cases {

@@ -15,6 +15,7 @@
 //! initiator's handshake keys) precede it in the file. The server writes an exchange when it
 //! answers, after the endpoint handled the request, for the same reason.
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -200,32 +201,28 @@ fn fail_on(s: &mut State, r: Result<(), CaptureError>) {
 }
 
 fn write_exchange(s: &mut State, e: &Exchange) {
-    let key = (e.client, e.server);
     let Some(file) = s.file.as_mut() else {
         return;
     };
     let mut r = Ok(());
-    if !s.flows.contains_key(&key) {
-        match TcpFlow::new(e.client, e.server, TcpFlowConfig::default()) {
+    let flow = match s.flows.entry((e.client, e.server)) {
+        Entry::Occupied(o) => o.into_mut(),
+        Entry::Vacant(v) => match TcpFlow::new(e.client, e.server, TcpFlowConfig::default()) {
             Ok(mut flow) => {
                 r = file.tcp_flow(e.at_request, &mut flow, TcpStep::Open);
-                s.flows.insert(key, flow);
+                v.insert(flow)
             }
             Err(err) => {
                 // Addresses of two families (cannot happen with real TCP peers): not framed.
                 tracing::debug!("capture: no TCP flow {} -> {}: {err}", e.client, e.server);
                 return;
             }
-        }
-    }
-    if let Some(flow) = s.flows.get_mut(&key) {
-        let (req, resp) = (e.request_message(), e.response_message());
-        r = r
-            .and_then(|()| file.tcp_flow(e.at_request, flow, TcpStep::Send(Side::Client, &req)))
-            .and_then(|()| {
-                file.tcp_flow(e.at_response, flow, TcpStep::Send(Side::Server, &resp))
-            });
-    }
+        },
+    };
+    let (req, resp) = (e.request_message(), e.response_message());
+    r = r
+        .and_then(|()| file.tcp_flow(e.at_request, flow, TcpStep::Send(Side::Client, &req)))
+        .and_then(|()| file.tcp_flow(e.at_response, flow, TcpStep::Send(Side::Server, &resp)));
     fail_on(s, r);
 }
 

@@ -27,8 +27,8 @@ pub(crate) mod link;
 pub mod request;
 mod server;
 
+pub use crate::udp::EndpointHandle;
 pub use client::client;
 pub use config::{HttpConfig, MEDIA_TYPE, WELL_KNOWN_PATH};
 pub use error::HttpError;
 pub use server::serve;
-pub use crate::udp::EndpointHandle;

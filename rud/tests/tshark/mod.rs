@@ -31,7 +31,10 @@ pub fn available(test: &str) -> bool {
         return true;
     }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(!ci, "{test}: CI=true but tshark is not installed (.ci/run installs it)");
+    assert!(
+        !ci,
+        "{test}: CI=true but tshark is not installed (.ci/run installs it)"
+    );
     println!("SKIPPED {test} (not in CI): tshark is not installed");
     false
 }
@@ -73,7 +76,11 @@ fn blocks(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
 /// a poll, has none) of `len` octets: zero or more framed RUD packets.
 fn decode_body(hex_body: &str, len: &str) -> usize {
     let body = hex::decode(hex_body.replace(':', "")).expect("a hex body");
-    assert_eq!(body.len().to_string(), len, "the body is not Content-Length long");
+    assert_eq!(
+        body.len().to_string(),
+        len,
+        "the body is not Content-Length long"
+    );
     let packets = framing::decode(&body).expect("a body in the binding's framing");
     for p in &packets {
         Datagram::decode(p).expect("a RUD packet the codec decodes");
@@ -181,7 +188,10 @@ pub fn check(path: &Path) -> Seen {
     // The secrets travel in the file, ahead of the first packet.
     let blocks = blocks(&std::fs::read(path).unwrap());
     let first_packet = blocks.iter().position(|b| b.0 == 6).expect("a packet");
-    let first_dsb = blocks.iter().position(|b| b.0 == 0x0A).expect("a secrets block");
+    let first_dsb = blocks
+        .iter()
+        .position(|b| b.0 == 0x0A)
+        .expect("a secrets block");
     assert!(first_dsb < first_packet, "secrets after the first packet");
     let mut text = String::new();
     for (_, body) in blocks.iter().filter(|b| b.0 == 0x0A) {
