@@ -8,7 +8,7 @@ use std::process::Command;
 use rud::handshake::{Entropy, OsEntropy};
 
 /// The HTTP part's lines: each mode on a transactional stream, the asynchronous ones skipped
-/// with the reason, and a server refusing one.
+/// with the reason, a server refusing one, and a ticket resumption.
 fn assert_http_part(text: &str) {
     for mode in ["first-contact", "immediate", "deferred"] {
         let line = format!("http {mode}, transactional: {mode} in ");
@@ -20,6 +20,11 @@ fn assert_http_part(text: &str) {
     }
     assert!(
         text.contains("http asynchronous stream offered anyway: the server refused the handshake"),
+        "{text}"
+    );
+    assert!(
+        text.contains("http ticket resumption, transactional: ticket in ")
+            && text.contains("the owed rekey with the host's key confirmed"),
         "{text}"
     );
     assert_eq!(

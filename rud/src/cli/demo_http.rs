@@ -2,7 +2,7 @@
 //! completing Exchanges at once, one always deferring) and an initiator posting to them, each
 //! key exchange mode on transactional streams. HTTP carries transactional streams only (draft
 //! 3.2, docs/SPEC.md http-transactional-only): the asynchronous cases are skipped, and the
-//! demo shows a server refusing one.
+//! demo shows a server refusing one. Then a ticket resumption (demo_ticket.rs).
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -124,7 +124,7 @@ pub async fn run(pcap: Option<CaptureFile>) -> Result<usize, CliError> {
     let at_once = responder(&key, false).await.map_err(http_err)?;
     let deferring = responder(&key, true).await.map_err(http_err)?;
     let mut cfg = UdpConfig::client();
-    cfg.pcap = pcap;
+    cfg.pcap = pcap.as_ref().map(CaptureFile::share);
     let client = rud::http::client(cfg, HttpConfig::default()).map_err(http_err)?;
     let path = rud::http::WELL_KNOWN_PATH;
     let (now_addr, deferred_addr) = (at_once.local_addr(), deferring.local_addr());
@@ -161,9 +161,13 @@ pub async fn run(pcap: Option<CaptureFile>) -> Result<usize, CliError> {
             println!("  http asynchronous stream offered anyway: FAILED: {e}");
         }
     }
-    println!(
-        "  http ticket resumption: not run: the connection layer does not yet deliver tickets to an initiator (docs/SPEC.md 7.10)"
-    );
+    match super::demo_ticket::run(pcap).await {
+        Ok(line) => println!("  http ticket resumption, transactional: {line}"),
+        Err(e) => {
+            failures += 1;
+            println!("  http ticket resumption, transactional: FAILED: {e}");
+        }
+    }
     let m = client.metrics().await?;
     client.shutdown().await?;
     at_once.shutdown().await?;

@@ -1,6 +1,7 @@
 //! The `rud` commands: argument definitions, the error type and its exit codes.
 mod demo;
 mod demo_http;
+mod demo_ticket;
 mod demo_udp;
 mod error;
 mod keys;

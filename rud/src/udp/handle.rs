@@ -202,7 +202,7 @@ impl EndpointHandle {
         let timeout = options.timeout;
         let call = call(&self.inner.tx, |reply| Command::Connect {
             peer,
-            options,
+            options: Box::new(options),
             reply,
         });
         let c: Connected = tokio::time::timeout(limit, call)

@@ -31,7 +31,7 @@ mod sockets;
 pub(crate) mod transport;
 
 pub use clock::Clock;
-pub use config::{ConnectMode, ConnectOptions, ServerConfig, UdpConfig};
+pub use config::{ConnectMode, ConnectOptions, ServerConfig, Ticket, UdpConfig};
 pub use error::{UdpError, close_reason_text};
 pub use handle::{
     ConnEvent, ConnectionHandle, ConnectionInfo, ConnectionMetrics, EndpointHandle,
