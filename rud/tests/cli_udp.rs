@@ -2,6 +2,8 @@
 //! (bad flags, unreadable keys, unreachable peers, wrong responder keys): one line
 //! `rud: error: ...`, a non-zero exit status, no panic and no hang.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+mod tshark;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -106,6 +108,31 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
         // Keep reading stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, url }
+    }
+
+    /// `rud serve --http 127.0.0.1:0 extra...` (HTTP alone); `url` is the binding's.
+    fn http(key: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(RUD)
+            .args(["serve", "--key", key.to_str().unwrap()])
+            .args(["--http", "127.0.0.1:0"])
+            .args(extra)
+            .env_remove("RUDKEYLOGFILE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let url = first
+            .strip_prefix("rud: serving ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        assert!(
+            url.starts_with("http://127.0.0.1:") && url.ends_with("/.well-known/rud"),
+            "{url}"
+        );
         std::thread::spawn(move || for _ in lines {});
         Server { child, url }
     }
@@ -426,32 +453,8 @@ fn post_over_http() {
     let dir = temp_dir("http");
     let t = Duration::from_secs(30);
     let (key, public) = keygen(&dir, "k.pem");
-    let mut child = Command::new(RUD)
-        .args([
-            "serve",
-            "--key",
-            key.to_str().unwrap(),
-            "--http",
-            "127.0.0.1:0",
-        ])
-        .args(["--mode", "auto"])
-        .env_remove("RUDKEYLOGFILE")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let url = first.strip_prefix("rud: serving ").unwrap().to_owned();
-    assert!(
-        url.starts_with("http://127.0.0.1:") && url.ends_with("/.well-known/rud"),
-        "{url}"
-    );
-    std::thread::spawn(move || for _ in lines {});
-    let server = Server {
-        child,
-        url: url.clone(),
-    };
+    let server = Server::http(&key, &["--mode", "auto"]);
+    let url = server.url.clone();
     let out = rud(&["post", "--to", &url, "over http"], t);
     assert!(
         out.status.success(),
@@ -590,5 +593,46 @@ fn post_writes_a_capture_with_secrets_and_a_qlog() {
     );
     assert_error(&again, 2, "exists");
     drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--pcap` over HTTP from the command line: `serve --http` and `post --to http://` each write
+/// a capture that tshark reads as HTTP POSTs to /.well-known/rud (application/rud) answered by
+/// 200s whose bodies are RUD packets, with the secrets inside and no UDP.
+#[test]
+fn serve_and_post_over_http_write_tcp_http_captures() {
+    if !tshark::available("serve_and_post_over_http_write_tcp_http_captures") {
+        return;
+    }
+    let dir = temp_dir("http-pcap");
+    let t = Duration::from_secs(30);
+    let (key, public) = keygen(&dir, "k.pem");
+    let (served, posted) = (dir.join("serve.pcapng"), dir.join("post.pcapng"));
+    let server = Server::http(&key, &["--pcap", served.to_str().unwrap()]);
+    let out = rud(
+        &[
+            "post",
+            "--to",
+            &server.url,
+            "--responder-key",
+            &public,
+            "--pcap",
+            posted.to_str().unwrap(),
+            "captured over http",
+        ],
+        t,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, b"captured over http");
+    // The server's capture is complete once it shut down.
+    assert_eq!(server.stop(), Some(0));
+    let (s, c) = (tshark::check(&served), tshark::check(&posted));
+    println!("serve: {s:?}\npost: {c:?}");
+    assert_eq!(s.udp + c.udp, 0, "UDP in an HTTP capture");
+    assert!(c.rud_packets >= 4, "{c:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,21 +2,34 @@
 //! transactional requests, asynchronous streams refused, and the HTTP-level refusals (404,
 //! 405, 413 without reading the body, 415, 400).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
+mod tshark;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rud::connection::StreamKind;
+use rud::capture::{CaptureFile, Overwrite};
+use rud::connection::{StreamHandle, StreamKind};
 use rud::crypto::x448::X448Secret;
-use rud::handshake::{DeferPolicy, Entropy, Mode, OsEntropy};
-use rud::http::{HttpConfig, framing};
+use rud::crypto::{SecretBytes, default_provider};
+use rud::handshake::ticket::{TicketKeys, ticket_psk};
+use rud::handshake::{
+    DeferPolicy, Entropy, HandshakeError, Initiator, InitiatorConfig, InitiatorEvent, Mode,
+    OsEntropy, Responder, ResponderConfig, ResponderOutcome,
+};
+use rud::http::{EndpointHandle, HttpConfig, framing};
 use rud::service::ServiceHost;
-use rud::udp::{ConnectOptions, ServerConfig, UdpConfig, UdpEndpoint, UdpError};
+use rud::udp::{ConnEvent, ConnectOptions, ServerConfig, Ticket, UdpConfig, UdpError};
+use rud::wire::error_message::ErrorCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn server(defer: bool) -> UdpEndpoint {
+async fn server(defer: bool) -> EndpointHandle {
+    server_with(defer, |_| {}).await
+}
+
+async fn server_with(defer: bool, tune: impl FnOnce(&mut UdpConfig)) -> EndpointHandle {
     let key = X448Secret::generate(|b| OsEntropy.fill(b));
     let mut sc = ServerConfig::new(key, ServiceHost::with_builtins(None));
     sc.keys_are_new = true;
@@ -27,9 +40,19 @@ async fn server(defer: bool) -> UdpEndpoint {
         max_body: 64 * 1024,
         ..HttpConfig::default()
     };
-    rud::http::serve("127.0.0.1:0".parse().unwrap(), UdpConfig::server(sc), http)
+    let mut cfg = UdpConfig::server(sc);
+    tune(&mut cfg);
+    rud::http::serve("127.0.0.1:0".parse().unwrap(), cfg, http)
         .await
         .unwrap()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let mut r = [0u8; 8];
+    OsEntropy.fill(&mut r);
+    let d = std::env::temp_dir().join(format!("rud-{name}-{}", hex::encode(r)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
 
 fn payload(i: usize, len: usize) -> Vec<u8> {
@@ -101,6 +124,42 @@ async fn asynchronous_streams_are_refused() {
         matches!(r, Ok(Err(UdpError::StreamRefused { .. }))),
         "flush: {r:?}"
     );
+    cli.shutdown().await.unwrap();
+    srv.shutdown().await.unwrap();
+}
+
+/// A server that refuses an asynchronous first stream answers the completed Exchange with a
+/// StreamRefused Error (counted in its metrics); the initiator should report that hint when it
+/// gives up. Reproducer of a core issue, reported and not fixed here (the connection layer is
+/// being changed elsewhere): `refusal()` in endpoint.rs addresses the Error to the first
+/// stream's identifier (`session.first_stream.initiator_stream_id`), while
+/// `Initiator::handle_datagram` takes only datagrams naming its handshake identifier, so the
+/// hint is dropped and the initiator times out with `hint: None`. The same happens on UDP when
+/// a connection limit refuses a handshake.
+#[ignore = "core issue (reported): the StreamRefused hint of a refused handshake never reaches the initiator"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_handshake_reports_the_refusal_hint() {
+    let _serial = SERIAL.lock().await;
+    let srv = server(false).await;
+    let key = srv.public_key().unwrap();
+    let cli = rud::http::client(UdpConfig::client(), HttpConfig::default()).unwrap();
+    let opts = ConnectOptions::immediate(key, "sink", b"x".to_vec())
+        .kind(StreamKind::Asynchronous)
+        .timeout(Duration::from_secs(2));
+    let r = cli.connect(srv.local_addr(), opts).await;
+    assert_eq!(
+        srv.metrics().await.unwrap().refused,
+        1,
+        "the server refused it"
+    );
+    let hint = match &r {
+        Err(UdpError::Handshake {
+            source: HandshakeError::Timeout { hint, .. },
+            ..
+        }) => *hint,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(hint, Some(ErrorCode::STREAM_REFUSED), "{r:?}");
     cli.shutdown().await.unwrap();
     srv.shutdown().await.unwrap();
 }
@@ -212,5 +271,166 @@ async fn streamed_body_over_the_cap_gets_413_before_it_ends() {
         sent < TOTAL,
         "the server read the whole body ({sent} octets)"
     );
+    srv.shutdown().await.unwrap();
+}
+
+/// `--pcap` on the HTTP binding: the server's and the client's captures each read in tshark as
+/// HTTP POSTs to /.well-known/rud (application/rud) answered by 200s, carrying RUD packets
+/// the codec decodes, with the secrets in the file; the client's holds every packet it sent
+/// and received.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_captures_read_in_tshark_as_posts_with_their_secrets() {
+    let _serial = SERIAL.lock().await;
+    if !tshark::available("http_captures_read_in_tshark_as_posts_with_their_secrets") {
+        return;
+    }
+    let dir = temp_dir("http-pcap");
+    let (srv_pcap, cli_pcap) = (dir.join("server.pcapng"), dir.join("client.pcapng"));
+    let srv = server_with(false, |c| {
+        c.pcap = Some(CaptureFile::create(&srv_pcap, Overwrite::Refuse).unwrap());
+    })
+    .await;
+    let mut cfg = UdpConfig::client();
+    cfg.pcap = Some(CaptureFile::create(&cli_pcap, Overwrite::Refuse).unwrap());
+    let cli = rud::http::client(cfg, HttpConfig::default()).unwrap();
+    let key = srv.public_key().unwrap();
+    let opts = ConnectOptions::immediate(key, "echo", b"captured".to_vec());
+    let conn = cli.connect(srv.local_addr(), opts).await.unwrap();
+    assert_eq!(conn.first_response().await.unwrap(), b"captured");
+    let req = payload(3, 30_000);
+    assert_eq!(
+        conn.request(StreamHandle(0), req.clone()).await.unwrap(),
+        req
+    );
+    conn.close().await.unwrap();
+    let m = cli.metrics().await.unwrap();
+    cli.shutdown().await.unwrap();
+    srv.shutdown().await.unwrap();
+    let server_seen = tshark::check(&srv_pcap);
+    let client_seen = tshark::check(&cli_pcap);
+    println!("server capture: {server_seen:?}\nclient capture: {client_seen:?}\nclient: {m:?}");
+    assert_eq!(
+        server_seen.udp + client_seen.udp,
+        0,
+        "UDP in an HTTP capture"
+    );
+    let exchanged = (m.datagrams_sent + m.datagrams_received) as usize;
+    assert!(
+        client_seen.rud_packets >= exchanged,
+        "the client's capture holds {} packets, it exchanged {exchanged}",
+        client_seen.rud_packets
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The first connection's key exchange with the service, run in memory: an Immediate
+/// handshake with a responder holding the service's ticket keys, which issues a ticket for
+/// the host `host_id`. Returns the ticket as the initiator holds it. (No connection hands a
+/// ticket to its initiator over the wire yet, so the issuing handshake runs sans-IO.)
+fn ticket_from_a_first_connection(
+    identity: &X448Secret,
+    keys: &TicketKeys,
+    host_id: &[u8],
+) -> Ticket {
+    let p = default_provider();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let mut rng = OsEntropy;
+    let mut rcfg = ResponderConfig::new(p.clone(), X448Secret::generate(|b| OsEntropy.fill(b)));
+    rcfg.ticket_keys = Some(keys.clone());
+    rcfg.host_id = b"issuer".to_vec();
+    let mut issuer = Responder::new(rcfg, now - Duration::from_secs(60)).unwrap();
+    let mut icfg = InitiatorConfig::new(p.clone(), identity.clone());
+    icfg.responder_key = issuer.public_key().copied();
+    let (i_addr, r_addr) = (
+        "192.0.2.1:1".parse().unwrap(),
+        "192.0.2.2:2".parse().unwrap(),
+    );
+    let mut ini = Initiator::immediate(icfg, &mut rng, now, r_addr, b"first").unwrap();
+    let x = ini.poll_transmit().unwrap();
+    let ResponderOutcome::Established { session, reply } =
+        issuer.handle_datagram(now, i_addr, &x.bytes, &mut rng)
+    else {
+        panic!("the issuer refused the Exchange")
+    };
+    ini.handle_datagram(now, r_addr, &reply.unwrap().bytes)
+        .unwrap();
+    let mine = loop {
+        match ini.poll_event().expect("an event") {
+            InitiatorEvent::Established(s) => break *s,
+            InitiatorEvent::Failed(e) => panic!("{e}"),
+            _ => {}
+        }
+    };
+    let ticket = issuer
+        .issue_ticket(&session, now, Duration::from_secs(3600), host_id, &mut rng)
+        .unwrap();
+    let psk = ticket_psk(&*p, &mine.secrets, &ticket).unwrap();
+    Ticket {
+        ticket,
+        issuer: mine.responder_credential,
+        psk,
+    }
+}
+
+/// Tickets over HTTP (SPEC 7.10): a ticket obtained on a first connection opens a connection
+/// to another host of the service served over HTTP, whose key the initiator never used in the
+/// exchange: the first message goes as early data and is answered, the connection carries a
+/// request on a new stream once the owed forward-secrecy rekey ran, and the ticket is single
+/// use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_from_a_first_connection_resumes_over_http() {
+    let _serial = SERIAL.lock().await;
+    let keys = TicketKeys {
+        current: (1, SecretBytes::new([0x5a; 64])),
+        previous: None,
+    };
+    let identity = X448Secret::generate(|b| OsEntropy.fill(b));
+    let ticket = ticket_from_a_first_connection(&identity, &keys, b"http-host");
+    let host = X448Secret::generate(|b| OsEntropy.fill(b));
+    let host_public = host.public_key(&*default_provider());
+    let mut sc = ServerConfig::new(host, ServiceHost::with_builtins(None));
+    sc.keys_are_new = true;
+    sc.ticket_keys = Some(keys);
+    sc.host_id = b"http-host".to_vec();
+    let srv = rud::http::serve(
+        "127.0.0.1:0".parse().unwrap(),
+        UdpConfig::server(sc),
+        HttpConfig::default(),
+    )
+    .await
+    .unwrap();
+    let mut cfg = UdpConfig::client();
+    cfg.identity = Some(identity);
+    cfg.endpoint.connection.peer_device_key = Some(host_public);
+    let cli = rud::http::client(cfg, HttpConfig::default()).unwrap();
+    let opts = ConnectOptions::ticket(ticket.clone(), "echo", b"resumed".to_vec());
+    let conn = cli.connect(srv.local_addr(), opts).await.unwrap();
+    let mut events = conn.events().unwrap();
+    assert_eq!(conn.info().mode, Mode::Ticket);
+    assert!(conn.info().early_data_accepted, "{:?}", conn.info());
+    assert_eq!(conn.first_response().await.unwrap(), b"resumed");
+    // The rekey the ticket owes (mixing the host's device key) is confirmed.
+    let rekeyed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(e) = events.next().await {
+            if let ConnEvent::Rekeyed { epoch } = e {
+                return Some(epoch);
+            }
+        }
+        None
+    })
+    .await
+    .expect("no rekey within 10 s");
+    assert!(rekeyed.is_some_and(|e| e > 0), "{rekeyed:?}");
+    let s = conn.open(StreamKind::Transactional, "echo").await.unwrap();
+    let req = payload(5, 5000);
+    assert_eq!(conn.request(s, req.clone()).await.unwrap(), req);
+    conn.close().await.unwrap();
+    // Single use: the same ticket again is refused.
+    let again = ConnectOptions::ticket(ticket, "echo", b"replayed".to_vec())
+        .timeout(Duration::from_secs(2));
+    assert!(cli.connect(srv.local_addr(), again).await.is_err());
+    cli.shutdown().await.unwrap();
     srv.shutdown().await.unwrap();
 }

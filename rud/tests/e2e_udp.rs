@@ -254,43 +254,88 @@ async fn a_thousand_concurrent_connections_to_one_responder() {
 async fn transfers_complete_through_a_relay_losing_a_fifth() {
     let _serial = SERIAL.lock().await;
     trace();
-    let stats = relay_run(200, None).await;
+    let stats = relay_run(relay_seed(), 200, None).await;
     assert!(stats.lost > 0 && stats.duplicated > 0, "{stats:?}");
 }
 
-/// Rebinding with 5 % loss. With 20 % loss and a rebinding every second, transfers stall
-/// intermittently (the connection stays up on keep-alives, nothing more is delivered): a
-/// core recovery and migration issue reported with the UDP binding, so the two are tested
-/// apart until it is fixed.
+/// Rebinding with 5 % loss. With 20 % loss and a rebinding every second together, transfers
+/// stall intermittently (see the ignored `transfers_complete_through_a_lossy_rebinding_relay`
+/// below), so the two are tested apart until the core issue is fixed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_complete_through_a_rebinding_relay() {
     let _serial = SERIAL.lock().await;
     trace();
-    let stats = relay_run(50, Some(Duration::from_secs(1))).await;
+    let stats = relay_run(relay_seed(), 50, Some(Duration::from_secs(1))).await;
     assert!(stats.rebinds > 0, "the relay never rebound: {stats:?}");
     assert!(stats.via_rebound > 0, "the server never moved: {stats:?}");
 }
 
-async fn relay_run(loss_per_mille: u32, rebind_every: Option<Duration>) -> udp_relay::RelayStats {
+/// Both at once: 20 % loss (with the duplication, delay and reordering above) and a rebinding
+/// every second. Ignored: it stalls in about half the runs (seeds 20-29: 8 passes in 14 runs,
+/// two of them after more than 60 s), on a core migration issue reported and not fixed here
+/// (the connection layer is being changed elsewhere). In every stall the client has nothing
+/// in flight: it waits for an echo response the responder never sends. The responder moved
+/// to the client's new address on the datagram that completed the request, so the path's
+/// anti-amplification budget is three times that one packet (receive.rs `migrate_if_needed`
+/// sets `received = len` of the last packet), below the response's estimate (chunk + 400
+/// octets, transmit.rs `emit_new`): the response waits for the path to validate. Validation
+/// needs the acknowledgement of that one challenge; when it is lost, the challenge is resent
+/// on the probe timeout's exponential back-off to an address whose NAT mapping has expired,
+/// and on each later move (the client's keep-alives, every 10 s, from new addresses) the new
+/// challenge cannot leave either: its estimate of 400 octets exceeds three times a 46-octet
+/// keep-alive. Reproduce with `RUD_RELAY_SEED=23 RUD_RELAY_TRACE=1 RUD_RELAY_QLOG=DIR cargo
+/// test -p rud --test e2e_udp -- --ignored lossy_rebinding --nocapture`.
+#[ignore = "stalls intermittently on a core path-validation issue (reported); run with --ignored"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_complete_through_a_lossy_rebinding_relay() {
+    let _serial = SERIAL.lock().await;
+    trace();
+    let stats = relay_run(relay_seed(), 200, Some(Duration::from_secs(1))).await;
+    assert!(stats.lost > 0 && stats.duplicated > 0, "{stats:?}");
+    assert!(stats.rebinds > 0, "the relay never rebound: {stats:?}");
+    assert!(stats.via_rebound > 0, "the server never moved: {stats:?}");
+}
+
+/// The relay's seed: 20, or `RUD_RELAY_SEED` to repeat a run with others. The seed fixes the
+/// relay's choices (which packets are lost, duplicated, delayed); socket timing still varies.
+fn relay_seed() -> u64 {
+    std::env::var("RUD_RELAY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+}
+
+async fn relay_run(
+    seed: u64,
+    loss_per_mille: u32,
+    rebind_every: Option<Duration>,
+) -> udp_relay::RelayStats {
+    println!(
+        "relay seed {seed} (RUD_RELAY_SEED), loss {loss_per_mille}/1000, rebinding {rebind_every:?}"
+    );
     // A stall is a failure, not a hang.
     tokio::time::timeout(
         Duration::from_secs(120),
-        relay_transfer(loss_per_mille, rebind_every),
+        relay_transfer(seed, loss_per_mille, rebind_every),
     )
     .await
     .expect("the transfer through the relay stalled for two minutes")
 }
 
 async fn relay_transfer(
+    seed: u64,
     loss_per_mille: u32,
     rebind_every: Option<Duration>,
 ) -> udp_relay::RelayStats {
     let dir = temp_dir("lossy");
-    let srv = server(&dir, false, |_| {}).await;
+    // Diagnostics of a slow or stalled run: RUD_RELAY_QLOG=DIR writes both ends' qlogs,
+    // RUD_RELAY_TRACE=1 prints the client's and the relay's counters every 500 ms.
+    let qlog = std::env::var_os("RUD_RELAY_QLOG").map(PathBuf::from);
+    let srv = server(&dir, false, |c| c.qlog_dir.clone_from(&qlog)).await;
     let relay = Relay::start(
         srv.local_addr(),
         RelayConfig {
-            seed: 20,
+            seed,
             loss_per_mille,
             duplicate_per_mille: 20,
             delay: Duration::from_millis(5),
@@ -303,9 +348,9 @@ async fn relay_transfer(
         },
     )
     .await;
-    let cli = UdpEndpoint::bind(&[loopback()], UdpConfig::client())
-        .await
-        .unwrap();
+    let mut ccfg = UdpConfig::client();
+    ccfg.qlog_dir = qlog;
+    let cli = UdpEndpoint::bind(&[loopback()], ccfg).await.unwrap();
     let key = srv.public_key().unwrap();
     let opts = ConnectOptions::immediate(key, "sink", Vec::new())
         .kind(StreamKind::Asynchronous)
@@ -314,17 +359,46 @@ async fn relay_transfer(
     relay.start_rebinding();
     let file = content(7, 200_000);
     let start = Instant::now();
-    for chunk in file.chunks(64 * 1024) {
-        conn.send(StreamHandle(0), chunk.to_vec()).await.unwrap();
+    let work = async {
+        for chunk in file.chunks(64 * 1024) {
+            conn.send(StreamHandle(0), chunk.to_vec()).await.unwrap();
+        }
+        let echo = conn.open(StreamKind::Transactional, "echo").await.unwrap();
+        for i in 0..10u64 {
+            let req = content(100 + i, 50 + 1400 * i as usize);
+            assert_eq!(conn.request(echo, req.clone()).await.unwrap(), req);
+        }
+        conn.flush(StreamHandle(0)).await.unwrap();
+        let got = sink_file(&dir, file.len()).await;
+        assert!(got == file, "the file differs");
+    };
+    tokio::pin!(work);
+    let trace = std::env::var_os("RUD_RELAY_TRACE").is_some();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            () = &mut work => break,
+            _ = tick.tick(), if trace => {
+                let (Ok(m), Ok(s)) = (conn.metrics().await, srv.metrics().await) else {
+                    continue;
+                };
+                println!(
+                    "{:6.1}s client: sent {} resent {} received {} cwnd {} in flight {} srtt {:?}; \
+                     server: received {} sent {}; relay {:?}",
+                    start.elapsed().as_secs_f64(),
+                    m.counters.packets_sent,
+                    m.counters.packets_retransmitted,
+                    m.counters.packets_received,
+                    m.congestion_window,
+                    m.bytes_in_flight,
+                    m.path.smoothed_rtt,
+                    s.datagrams_received,
+                    s.datagrams_sent,
+                    relay.stats()
+                );
+            }
+        }
     }
-    let echo = conn.open(StreamKind::Transactional, "echo").await.unwrap();
-    for i in 0..10u64 {
-        let req = content(100 + i, 50 + 1400 * i as usize);
-        assert_eq!(conn.request(echo, req.clone()).await.unwrap(), req);
-    }
-    conn.flush(StreamHandle(0)).await.unwrap();
-    let got = sink_file(&dir, file.len()).await;
-    assert!(got == file, "the file differs");
     let stats = relay.stats();
     let m = conn.metrics().await.unwrap();
     println!(

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::error::{CaptureError, FrameError, PcapngError};
@@ -26,10 +27,14 @@ pub enum Overwrite {
 /// the same secrets as a key log (docs/SPEC.md 7.8, keylog-file-safe). Call
 /// [`CaptureFile::finish`] at the end: dropping the file flushes too, but cannot report a
 /// failure.
+///
+/// [`CaptureFile::share`] gives another handle to the same file, so several endpoints of one
+/// process write one capture (`rud demo` records its UDP and HTTP parts together); blocks are
+/// written whole, one at a time, and the file closes when the last handle is dropped.
 #[derive(Debug)]
 pub struct CaptureFile {
     path: PathBuf,
-    writer: PcapngWriter<BufWriter<File>>,
+    writer: Arc<Mutex<PcapngWriter<BufWriter<File>>>>,
 }
 
 impl CaptureFile {
@@ -49,8 +54,25 @@ impl CaptureFile {
             })?;
         Ok(Self {
             path: path.to_owned(),
-            writer,
+            writer: Arc::new(Mutex::new(writer)),
         })
+    }
+
+    /// Another handle to the same file: what either writes lands in it, in the order written.
+    #[must_use]
+    pub fn share(&self) -> Self {
+        Self {
+            path: self.path.clone(),
+            writer: self.writer.clone(),
+        }
+    }
+
+    /// The writer. A lock poisoned by a panic elsewhere is taken over: the writer itself
+    /// refuses to append after a failed write, so it never misframes the file.
+    fn writer(&self) -> MutexGuard<'_, PcapngWriter<BufWriter<File>>> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The file's path.
@@ -88,7 +110,7 @@ impl CaptureFile {
         payload: &[u8],
     ) -> Result<(), CaptureError> {
         let packet = udp_packet(from, to, payload).map_err(|e| self.frame_err("UDP packet", e))?;
-        let written = self.writer.packet(timestamp, &packet);
+        let written = self.writer().packet(timestamp, &packet);
         written.map_err(|e| self.write_err("UDP packet", e))
     }
 
@@ -108,7 +130,7 @@ impl CaptureFile {
             .step(step)
             .map_err(|e| self.frame_err("TCP segment", e))?;
         for packet in &packets {
-            let written = self.writer.packet(timestamp, packet);
+            let written = self.writer().packet(timestamp, packet);
             written.map_err(|e| self.write_err("TCP segment", e))?;
         }
         Ok(())
@@ -119,7 +141,7 @@ impl CaptureFile {
     /// # Errors
     /// [`CaptureError::Write`] if writing fails.
     pub fn secrets(&mut self, keylog_text: &str) -> Result<(), CaptureError> {
-        let written = self.writer.secrets(keylog_text);
+        let written = self.writer().secrets(keylog_text);
         written.map_err(|e| self.write_err("secrets", e))
     }
 
@@ -128,11 +150,11 @@ impl CaptureFile {
     /// # Errors
     /// [`CaptureError::Write`] if flushing fails.
     pub fn flush(&mut self) -> Result<(), CaptureError> {
-        let flushed = self.writer.flush();
+        let flushed = self.writer().flush();
         flushed.map_err(|e| self.write_err("buffered blocks", e))
     }
 
-    /// Flushes and closes the file.
+    /// Flushes and closes this handle (the file closes with its last handle).
     ///
     /// # Errors
     /// [`CaptureError::Write`] if flushing fails.

@@ -1,5 +1,5 @@
 //! `rud demo`: what the toolkit does, on embedded defaults: the codec, the key exchanges in
-//! memory, then a responder and an initiator on loopback UDP.
+//! memory, then a responder and an initiator on loopback UDP, then over the HTTP binding.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,7 +23,8 @@ pub struct DemoArgs {
     /// Print each element's full decoded tree, not only its summary line.
     #[arg(long)]
     verbose: bool,
-    /// Capture the UDP part to FILE (pcapng with the secrets in Decryption Secrets Blocks).
+    /// Capture the UDP and HTTP parts to FILE (pcapng with the secrets in Decryption Secrets
+    /// Blocks; the HTTP part as TCP connections carrying HTTP).
     #[arg(long, value_name = "FILE")]
     pcap: Option<PathBuf>,
 }
@@ -40,7 +41,16 @@ pub fn run(a: DemoArgs) -> Result<ExitCode, CliError> {
     let mut failures = codec_and_memory(a.verbose);
     println!("\nOver UDP on loopback: a responder and an initiator, each mode and stream kind:\n");
     let rt = super::runtime()?;
-    failures += rt.block_on(super::demo_udp::run(pcap))?;
+    failures += rt.block_on(super::demo_udp::run(pcap.as_ref().map(CaptureFile::share)))?;
+    println!(
+        "\nOver the HTTP binding on loopback (POST {}, {}), each mode:\n",
+        rud::http::WELL_KNOWN_PATH,
+        rud::http::MEDIA_TYPE
+    );
+    failures += rt.block_on(super::demo_http::run(pcap.as_ref().map(CaptureFile::share)))?;
+    if let Some(p) = pcap {
+        p.finish().map_err(|e| CliError::Setup(e.to_string()))?;
+    }
     if let Some(p) = &a.pcap {
         println!(
             "\ncapture with the session secrets: {} (open it in Wireshark)",

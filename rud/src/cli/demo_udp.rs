@@ -12,7 +12,7 @@ use rud::handshake::{DeferPolicy, Entropy, Mode, OsEntropy};
 use rud::service::ServiceHost;
 use rud::udp::{ConnectMode, ConnectOptions, ServerConfig, UdpConfig, UdpEndpoint, UdpError};
 
-const LOOPBACK: SocketAddr =
+pub(super) const LOOPBACK: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
 async fn responder(key: &X448Secret, sink: &Path, defer: bool) -> Result<UdpEndpoint, UdpError> {
@@ -28,7 +28,7 @@ async fn responder(key: &X448Secret, sink: &Path, defer: bool) -> Result<UdpEndp
     UdpEndpoint::bind(&[LOOPBACK], UdpConfig::server(s)).await
 }
 
-fn sample(len: usize, seed: u8) -> Vec<u8> {
+pub(super) fn sample(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()

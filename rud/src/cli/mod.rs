@@ -1,5 +1,7 @@
 //! The `rud` commands: argument definitions, the error type and its exit codes.
 mod demo;
+mod demo_http;
+mod demo_ticket;
 mod demo_udp;
 mod error;
 mod keys;
@@ -33,7 +35,8 @@ struct Cli {
 enum Command {
     /// Run the demonstration on embedded defaults: every sample datagram of docs/SPEC.md
     /// through the codec, each key exchange in memory, then a responder and an initiator on
-    /// loopback UDP through every mode and both stream kinds.
+    /// loopback UDP through every mode and both stream kinds, and over the HTTP binding
+    /// through every mode (transactional streams only).
     Demo(demo::DemoArgs),
     /// Generate an X448 key pair: FILE (PEM PKCS#8, mode 0600) and FILE.pub (PEM
     /// SubjectPublicKeyInfo). Never overwrites.

@@ -21,3 +21,10 @@ pub fn apply(records: &Records, config: &mut UdpConfig) -> Result<(), CliError> 
     config.qlog_dir = records.qlog.clone();
     Ok(())
 }
+
+/// Records a second endpoint of the same command (`serve --udp --http`) into the same key log
+/// and capture file; the qlog directory stays with the first (file names could collide).
+pub fn share(from: &UdpConfig, to: &mut UdpConfig) {
+    to.keylog.clone_from(&from.keylog);
+    to.pcap = from.pcap.as_ref().map(CaptureFile::share);
+}

@@ -10,7 +10,7 @@ use super::keys::{key_id, read_private, read_public_arg};
 use super::peer::{Peer, client_bind, peer as parse_peer};
 use super::{CliError, ClientMode, Records, outputs, pin};
 use rud::crypto::x448::X448PublicKey;
-use rud::udp::{ConnectMode, ConnectOptions, UdpConfig, UdpEndpoint, UdpError};
+use rud::udp::{ConnectMode, ConnectOptions, EndpointHandle, UdpConfig, UdpEndpoint, UdpError};
 
 /// What `post` and `send` share: where to, which key, how long to wait.
 #[derive(Args, Debug)]
@@ -53,7 +53,7 @@ pub struct PostArgs {
 
 /// A connection as `post` and `send` open it, with the client endpoint behind it.
 pub struct Opened {
-    pub endpoint: UdpEndpoint,
+    pub endpoint: EndpointHandle,
     pub conn: rud::udp::ConnectionHandle,
     pub timeout: Duration,
 }

@@ -1,4 +1,4 @@
-//! `rud serve`: a responder on UDP until interrupted.
+//! `rud serve`: a responder on UDP, the HTTP binding or both, until interrupted.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,8 +40,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     udp: Vec<SocketAddr>,
     /// Serve the HTTP binding on ADDR (transactional streams only); alone, UDP is not served
-    /// unless --udp is given too. --keylog, --pcap and --qlog record the UDP endpoint when
-    /// both run.
+    /// unless --udp is given too. --keylog and --pcap record both when both run (HTTP
+    /// exchanges as TCP connections carrying HTTP); --qlog records the UDP endpoint then.
     #[arg(long, value_name = "ADDR")]
     http: Option<SocketAddr>,
     /// The HTTP binding's path.
@@ -96,12 +96,21 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode, CliError> {
         .join(", ");
     let make = |a: &ServeArgs| -> Result<UdpConfig, CliError> { server_config(a, &keys) };
     let public = keys[0].public_key(&*default_provider());
-    let http = match a.http {
-        Some(addr) => {
-            let mut config = make(&a)?;
-            if a.udp.is_empty() {
-                outputs::apply(&a.records, &mut config)?;
-            }
+    // The records are opened once: with both bindings, both endpoints write the same files.
+    let mut first = make(&a)?;
+    outputs::apply(&a.records, &mut first)?;
+    let serve_udp = a.http.is_none() || !a.udp.is_empty();
+    let (http_config, udp_config) = match (a.http, serve_udp) {
+        (Some(_), false) => (Some(first), None),
+        (Some(_), true) => {
+            let mut c = make(&a)?;
+            outputs::share(&first, &mut c);
+            (Some(c), Some(first))
+        }
+        (None, _) => (None, Some(first)),
+    };
+    let http = match (a.http, http_config) {
+        (Some(addr), Some(config)) => {
             let cfg = rud::http::HttpConfig {
                 path: a.http_path.clone(),
                 ..rud::http::HttpConfig::default()
@@ -112,22 +121,21 @@ pub async fn run(a: ServeArgs) -> Result<ExitCode, CliError> {
             println!("rud: serving http://{}{}", e.local_addr(), a.http_path);
             Some(e)
         }
-        None => None,
+        _ => None,
     };
-    let endpoint = if a.http.is_some() && a.udp.is_empty() {
-        None
-    } else {
-        let mut config = make(&a)?;
-        outputs::apply(&a.records, &mut config)?;
-        let e = if a.udp.is_empty() {
-            bind_default(config).await?
-        } else {
-            UdpEndpoint::bind(&a.udp, config).await?
-        };
-        for addr in e.local_addrs() {
-            println!("rud: serving udp://{addr}");
+    let endpoint = match udp_config {
+        None => None,
+        Some(config) => {
+            let e = if a.udp.is_empty() {
+                bind_default(config).await?
+            } else {
+                UdpEndpoint::bind(&a.udp, config).await?
+            };
+            for addr in e.local_addrs() {
+                println!("rud: serving udp://{addr}");
+            }
+            Some(e)
         }
-        Some(e)
     };
     println!("rud: responder key {}", hex::encode(public.as_bytes()));
     println!(

@@ -3,6 +3,7 @@
 //! address), and which polls with empty bodies while a peer may still have data for it.
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,35 +11,39 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::Request;
 use hyper::header::CONTENT_TYPE;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{HttpConnector, HttpInfo};
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::capture::{self, Exchange, HttpCapture};
 use super::config::{HttpConfig, MEDIA_TYPE};
 use super::error::HttpError;
 use super::framing;
 use super::link::{Link, Packet};
 use crate::udp::transport::Transport;
-use crate::udp::{UdpConfig, UdpEndpoint};
+use crate::udp::{EndpointHandle, UdpConfig};
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-/// An initiator endpoint over HTTP: `connect(addr, ...)` posts to `http://addr{path}`.
+/// An initiator endpoint over HTTP: `connect(addr, ...)` posts to `http://addr{path}`. With
+/// `config.pcap`, every exchange is captured as a TCP connection carrying HTTP, with the
+/// secrets.
 ///
 /// # Errors
 /// The path and the endpoint's configuration.
-pub fn client(config: UdpConfig, http: HttpConfig) -> Result<UdpEndpoint, HttpError> {
+pub fn client(mut config: UdpConfig, http: HttpConfig) -> Result<EndpointHandle, HttpError> {
     if !http.path.starts_with('/') {
         return Err(HttpError::Path(http.path));
     }
     let (in_tx, in_rx) = mpsc::channel(http.max_queue.max(1));
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let local = SocketAddr::from(([0, 0, 0, 0], 0));
-    let endpoint =
-        UdpEndpoint::on_transport(Transport::Http(Link::client(local, in_rx, out_tx)), config)?;
-    tokio::spawn(run(out_rx, in_tx, http));
+    let capture = capture::take(&mut config);
+    let link = Link::client(local, in_rx, out_tx, capture.clone());
+    let endpoint = EndpointHandle::on_transport(Transport::Http(link), config)?;
+    tokio::spawn(run(out_rx, in_tx, http, capture));
     Ok(endpoint)
 }
 
@@ -54,6 +59,7 @@ async fn run(
     mut out: mpsc::UnboundedReceiver<Packet>,
     inbound: mpsc::Sender<Packet>,
     http: HttpConfig,
+    capture: Option<Arc<HttpCapture>>,
 ) {
     let client: HttpClient = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(1)
@@ -79,14 +85,16 @@ async fn run(
                 }
             }
             p.busy = true;
-            let uri = format!("http://{dest}{}", http.path);
             inflight.spawn(post(
                 client.clone(),
-                uri,
+                Target {
+                    dest,
+                    path: http.path.clone(),
+                    max: http.max_body,
+                },
                 body,
                 inbound.clone(),
-                dest,
-                http.max_body,
+                capture.clone(),
             ));
         }
         peers.retain(|_, p| {
@@ -131,20 +139,30 @@ async fn run(
     }
 }
 
+/// Where one POST goes.
+struct Target {
+    dest: SocketAddr,
+    path: String,
+    /// The response body cap.
+    max: usize,
+}
+
 /// One POST; the response's packets go to the endpoint as if `dest` sent them. True when
 /// packets went either way. Failures are losses: recovery (or the handshake) resends.
 async fn post(
     client: HttpClient,
-    uri: String,
+    target: Target,
     body: Vec<u8>,
     inbound: mpsc::Sender<Packet>,
-    dest: SocketAddr,
-    max: usize,
+    capture: Option<Arc<HttpCapture>>,
 ) -> (SocketAddr, bool) {
+    let Target { dest, path, max } = target;
     let sent = !body.is_empty();
-    let Ok(req) = Request::post(uri)
+    let at_request = capture::now();
+    let request = Bytes::from(body);
+    let Ok(req) = Request::post(format!("http://{dest}{path}"))
         .header(CONTENT_TYPE, MEDIA_TYPE)
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(request.clone()))
     else {
         return (dest, sent);
     };
@@ -160,10 +178,26 @@ async fn post(
         tracing::debug!("post to {dest}: {}", resp.status());
         return (dest, false);
     }
+    // The TCP connection the request went on (the connector reports it), for captures.
+    let tcp = resp
+        .extensions()
+        .get::<HttpInfo>()
+        .map(|i| (i.local_addr(), i.remote_addr()));
     let Ok(collected) = Limited::new(resp.into_body(), max).collect().await else {
         return (dest, sent);
     };
     let bytes = collected.to_bytes();
+    if let (Some(c), Some((client, server))) = (&capture, tcp) {
+        c.posted(Exchange {
+            client,
+            server,
+            path,
+            at_request,
+            request: request.to_vec(),
+            at_response: capture::now(),
+            response: bytes.to_vec(),
+        });
+    }
     let Ok(packets) = framing::decode(&bytes) else {
         return (dest, sent);
     };

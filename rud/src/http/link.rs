@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, mpsc};
 
+use super::capture::HttpCapture;
+use crate::capture::CaptureError;
+
 /// Peers with a mailbox at once; beyond it the server forgets one (its packets are a loss).
 const MAX_MAILBOXES: usize = 10_000;
 
@@ -89,14 +92,22 @@ pub struct Link {
     local: SocketAddr,
     inbound: mpsc::Receiver<Packet>,
     out: Out,
+    /// `--pcap`: written by the HTTP side, finished by the driver at shutdown.
+    capture: Option<Arc<HttpCapture>>,
 }
 
 impl Link {
-    pub fn server(local: SocketAddr, inbound: mpsc::Receiver<Packet>, m: Arc<Mailboxes>) -> Self {
+    pub fn server(
+        local: SocketAddr,
+        inbound: mpsc::Receiver<Packet>,
+        m: Arc<Mailboxes>,
+        capture: Option<Arc<HttpCapture>>,
+    ) -> Self {
         Self {
             local,
             inbound,
             out: Out::Server(m),
+            capture,
         }
     }
 
@@ -104,12 +115,22 @@ impl Link {
         local: SocketAddr,
         inbound: mpsc::Receiver<Packet>,
         out: mpsc::UnboundedSender<Packet>,
+        capture: Option<Arc<HttpCapture>>,
     ) -> Self {
         Self {
             local,
             inbound,
             out: Out::Client(out),
+            capture,
         }
+    }
+
+    /// Finishes the capture, if any (the driver's shutdown).
+    ///
+    /// # Errors
+    /// The capture's first failure.
+    pub fn finish_capture(&self) -> Result<(), CaptureError> {
+        self.capture.as_ref().map_or(Ok(()), |c| c.finish())
     }
 
     pub fn local(&self) -> SocketAddr {

@@ -2,8 +2,9 @@
 //! `/.well-known/rud` and of their responses, framed with 2-octet lengths. HTTP ports carry
 //! transactional streams only (draft 3.2).
 //!
-//! The endpoint and its driver are the UDP binding's ([`crate::udp::UdpEndpoint`]); only the
-//! transport differs: a [`link::Link`] in place of sockets. The server answers each request
+//! [`serve`] and [`client`] return an [`EndpointHandle`] (re-exported from [`crate::udp`]):
+//! the endpoint and its driver are the UDP binding's; only the transport differs: a
+//! [`link::Link`] in place of sockets. The server answers each request
 //! with what the endpoint has for that TCP peer address; the client posts what its endpoint
 //! sends and polls with empty bodies while a peer may still answer.
 //!
@@ -17,6 +18,7 @@
 //! println!("{:?}", conn.first_response().await?);
 //! # Ok(()) }
 //! ```
+mod capture;
 mod client;
 mod config;
 mod error;
@@ -25,6 +27,7 @@ pub(crate) mod link;
 pub mod request;
 mod server;
 
+pub use crate::udp::EndpointHandle;
 pub use client::client;
 pub use config::{HttpConfig, MEDIA_TYPE, WELL_KNOWN_PATH};
 pub use error::HttpError;

@@ -16,13 +16,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc};
 
+use super::capture::{self, Exchange, HttpCapture};
 use super::config::{HttpConfig, MEDIA_TYPE};
 use super::error::HttpError;
 use super::framing;
 use super::link::{Link, Mailboxes, Packet};
 use super::request::{Head, Reject, read_capped, validate};
 use crate::udp::transport::Transport;
-use crate::udp::{UdpConfig, UdpEndpoint};
+use crate::udp::{EndpointHandle, UdpConfig};
 
 /// TCP connections served at once; more wait in the listen queue.
 const MAX_CONNECTIONS: usize = 1024;
@@ -33,10 +34,12 @@ struct Shared {
     http: HttpConfig,
     inbound: mpsc::Sender<Packet>,
     mailboxes: Arc<Mailboxes>,
+    capture: Option<Arc<HttpCapture>>,
 }
 
 /// Listens on `addr` and serves `config.server` over HTTP. The returned endpoint's
-/// `local_addr` is the listener's.
+/// `local_addr` is the listener's. With `config.pcap`, every exchange is captured as a TCP
+/// connection carrying HTTP (see the module `capture`), with the secrets.
 ///
 /// # Errors
 /// Listening, the path, and the endpoint's configuration.
@@ -46,7 +49,7 @@ pub async fn serve(
     addr: SocketAddr,
     mut config: UdpConfig,
     http: HttpConfig,
-) -> Result<UdpEndpoint, HttpError> {
+) -> Result<EndpointHandle, HttpError> {
     if !http.path.starts_with('/') {
         return Err(HttpError::Path(http.path));
     }
@@ -60,12 +63,14 @@ pub async fn serve(
     config.endpoint.connection.transactional_only = true;
     let (tx, rx) = mpsc::channel(http.max_queue.max(1));
     let mailboxes = Arc::new(Mailboxes::new(http.max_queue));
-    let link = Link::server(local, rx, mailboxes.clone());
-    let endpoint = UdpEndpoint::on_transport(Transport::Http(link), config)?;
+    let capture = capture::take(&mut config);
+    let link = Link::server(local, rx, mailboxes.clone(), capture.clone());
+    let endpoint = EndpointHandle::on_transport(Transport::Http(link), config)?;
     let shared = Arc::new(Shared {
         http,
         inbound: tx,
         mailboxes,
+        capture,
     });
     tokio::spawn(accept(listener, shared));
     Ok(endpoint)
@@ -80,19 +85,29 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
         let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
+        // The address the peer reached (the listener's may be unspecified), for captures.
+        let Ok(local) = stream.local_addr() else {
+            continue;
+        };
         if shared.inbound.is_closed() {
             // The endpoint shut down: nothing will answer.
             return;
         }
         let s = shared.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| handle(req, peer, s.clone()));
+            let svc = {
+                let s = s.clone();
+                service_fn(move |req| handle(req, peer, local, s.clone()))
+            };
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), svc);
             if let Err(e) = conn.await {
                 tracing::debug!("http connection from {peer}: {e}");
+            }
+            if let Some(c) = &s.capture {
+                c.closed(peer, local);
             }
             drop(permit);
         });
@@ -118,9 +133,10 @@ fn reply(status: hyper::StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
 async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
+    local: SocketAddr,
     s: Arc<Shared>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(match exchange(req, peer, &s).await {
+    Ok(match exchange(req, peer, local, &s).await {
         Ok(body) => reply(hyper::StatusCode::OK, body),
         Err(r) => {
             tracing::debug!("http request from {peer}: {r}");
@@ -131,7 +147,13 @@ async fn handle(
 
 /// One request: validate, read (capped), hand the packets in, and wait (bounded) for what the
 /// endpoint sends back to this peer address.
-async fn exchange(req: Request<Incoming>, peer: SocketAddr, s: &Shared) -> Result<Vec<u8>, Reject> {
+async fn exchange(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    s: &Shared,
+) -> Result<Vec<u8>, Reject> {
+    let at_request = capture::now();
     let headers = req.headers();
     let head = Head {
         method: req.method().as_str(),
@@ -171,5 +193,17 @@ async fn exchange(req: Request<Incoming>, peer: SocketAddr, s: &Shared) -> Resul
             break;
         }
     }
-    Ok(s.mailboxes.take(peer, s.http.max_body))
+    let answer = s.mailboxes.take(peer, s.http.max_body);
+    if let Some(c) = &s.capture {
+        c.answered(Exchange {
+            client: peer,
+            server: local,
+            path: s.http.path.clone(),
+            at_request,
+            request: body,
+            at_response: capture::now(),
+            response: answer.clone(),
+        });
+    }
+    Ok(answer)
 }

@@ -27,7 +27,8 @@ pub struct Connected {
 pub enum Command {
     Connect {
         peer: SocketAddr,
-        options: ConnectOptions,
+        /// Boxed: the largest command by far (a ticket rides in it), and rare.
+        options: Box<ConnectOptions>,
         reply: Reply<Connected>,
     },
     Open {

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::capture::CaptureFile;
 use crate::connection::StreamKind;
-use crate::crypto::CryptoProvider;
 use crate::crypto::keylog::KeyLog;
 use crate::crypto::x448::{X448PublicKey, X448Secret};
+use crate::crypto::{CryptoProvider, SecretBytes};
 use crate::endpoint::EndpointConfig;
 use crate::handshake::DeferPolicy;
 use crate::handshake::ticket::TicketKeys;
@@ -21,6 +21,8 @@ pub struct ServerConfig {
     pub defer: DeferPolicy,
     /// The service's ticket keys, if this host issues or accepts tickets.
     pub ticket_keys: Option<TicketKeys>,
+    /// This host's identifier: tickets are accepted only when they name it (empty: none is).
+    pub host_id: Vec<u8>,
     /// What answers the streams peers open (`echo`, `discard`, `sink`, or the application's).
     pub services: ServiceHost,
     /// The keys were generated for this run, so no Exchange to them can predate it: early
@@ -48,13 +50,14 @@ impl ServerConfig {
             keys: vec![key],
             defer: DeferPolicy::Never,
             ticket_keys: None,
+            host_id: Vec::new(),
             services,
             keys_are_new: false,
         }
     }
 }
 
-/// Everything a [`super::UdpEndpoint`] is built from.
+/// Everything a [`super::EndpointHandle`] is built from (on either binding).
 pub struct UdpConfig {
     /// Limits of the endpoint and its connections.
     pub endpoint: EndpointConfig,
@@ -71,7 +74,7 @@ pub struct UdpConfig {
     pub pcap: Option<CaptureFile>,
     /// Write one qlog file per connection into this directory.
     pub qlog_dir: Option<PathBuf>,
-    /// How long [`super::UdpEndpoint::shutdown`] waits for connections to close.
+    /// How long [`super::EndpointHandle::shutdown`] waits for connections to close.
     pub shutdown_grace: Duration,
 }
 
@@ -121,7 +124,29 @@ pub enum ConnectMode {
     Immediate,
 }
 
-/// What [`super::UdpEndpoint::connect`] opens.
+/// A ticket (docs/SPEC.md 7.10) that opens a connection to the host it names without that
+/// host's key: the sealed ticket, the credential of the responder that issued it, and the psk
+/// the issuing connection derived for it
+/// ([`crate::handshake::ticket::ticket_psk`]). The connection must use the initiator identity
+/// the ticket was issued to ([`UdpConfig::identity`]), and it owes a forward-secrecy rekey with
+/// the host's device key, which the initiator needs as
+/// `UdpConfig.endpoint.connection.peer_device_key`.
+#[derive(Clone)]
+pub struct Ticket {
+    pub ticket: Vec<u8>,
+    pub issuer: X448PublicKey,
+    pub psk: SecretBytes<64>,
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket")
+            .field("len", &self.ticket.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`super::EndpointHandle::connect`] opens.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     pub mode: ConnectMode,
@@ -137,6 +162,9 @@ pub struct ConnectOptions {
     pub hello: Vec<u8>,
     /// Give up the handshake after about this long (resends back off from 250 ms).
     pub timeout: Duration,
+    /// Redeem this ticket (an Exchange in ticket mode, the first message as early data)
+    /// instead of running `mode`.
+    pub ticket: Option<Ticket>,
 }
 
 impl ConnectOptions {
@@ -150,6 +178,17 @@ impl ConnectOptions {
             first_message,
             hello: Vec::new(),
             timeout: Duration::from_secs(10),
+            ticket: None,
+        }
+    }
+
+    /// A ticketed Exchange on a transactional stream to `service`, the first message as early
+    /// data protected by the ticket's psk.
+    pub fn ticket(ticket: Ticket, service: &str, first_message: Vec<u8>) -> Self {
+        Self {
+            mode: ConnectMode::Immediate,
+            ticket: Some(ticket),
+            ..Self::first_contact(service, first_message)
         }
     }
 

@@ -184,6 +184,7 @@ pub fn start_on(sockets: Transport, config: UdpConfig) -> Result<Started, UdpErr
         rcfg.keys = server.keys.clone();
         rcfg.defer = server.defer;
         rcfg.ticket_keys = server.ticket_keys;
+        rcfg.host_id = server.host_id;
         rcfg.hello_payload = server.services.names().join(" ").into_bytes();
         if let Some(k) = &keylog {
             rcfg.keylog = k.clone();
@@ -286,6 +287,8 @@ impl Driver {
             self.process().await;
         }
         let result = self.recorder.finish(self.clock.now());
+        let transport = self.sockets.finish_capture().map_err(UdpError::Capture);
+        let result = result.and(transport);
         let replies = self.shutdown.take().map(|s| s.replies).unwrap_or_default();
         let mut result = Some(result);
         for r in replies {
@@ -432,7 +435,9 @@ impl Driver {
                 }
                 EndpointEvent::Refused { peer } => {
                     self.metrics.refused += 1;
-                    tracing::info!("refused a connection from {peer}: connection limit");
+                    tracing::info!(
+                        "refused a connection from {peer}: a connection limit, or an asynchronous first stream on an HTTP port"
+                    );
                 }
                 EndpointEvent::Connection(e) => self.connection_event(cid, e),
             }
@@ -480,7 +485,7 @@ impl Driver {
         let mode = conn.mode();
         let early = conn.early_data();
         let mut first_id = 0;
-        if mode == Mode::Immediate && !early {
+        if matches!(mode, Mode::Immediate | Mode::Ticket) && !early {
             // The responder refused the 0-RTT copy (it delivered an empty message 0): send
             // the first message again, now under forward-secret keys.
             match conn.send(StreamHandle(0), c.options.first_message.clone()) {
@@ -514,7 +519,8 @@ impl Driver {
             peer,
             mode,
             responder_key: c.options.responder_key.or(learned_key),
-            authenticated: c.options.responder_key.is_some(),
+            // A ticket authenticates the service through its psk.
+            authenticated: c.options.responder_key.is_some() || c.options.ticket.is_some(),
             early_data_accepted: early,
             hello_answer,
         };
@@ -687,7 +693,7 @@ impl Driver {
                 peer,
                 options,
                 reply,
-            } => self.connect(now, peer, options, reply),
+            } => self.connect(now, peer, *options, reply),
             Command::Open {
                 conn,
                 kind,
@@ -807,11 +813,15 @@ impl Driver {
         icfg.transactional = options.kind == StreamKind::Transactional;
         (icfg.retransmit_after, icfg.max_attempts) = options.retransmits();
         let (mode, hello, first) = (options.mode, &options.hello, &options.first_message);
-        let started = self.endpoint.connect(|rng| match mode {
-            ConnectMode::FirstContact => {
+        let ticket = options.ticket.clone();
+        let started = self.endpoint.connect(|rng| match (ticket, mode) {
+            (Some(t), _) => {
+                Initiator::with_ticket(icfg, rng, now, peer, &t.ticket, t.issuer, t.psk, first)
+            }
+            (None, ConnectMode::FirstContact) => {
                 Initiator::first_contact(icfg, rng, now, peer, hello, first)
             }
-            ConnectMode::Immediate => Initiator::immediate(icfg, rng, now, peer, first),
+            (None, ConnectMode::Immediate) => Initiator::immediate(icfg, rng, now, peer, first),
         });
         match started {
             Ok(cid) => {

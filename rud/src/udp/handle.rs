@@ -1,4 +1,4 @@
-//! The application's side: [`UdpEndpoint`] and [`ConnectionHandle`] send commands to the
+//! The application's side: [`EndpointHandle`] and [`ConnectionHandle`] send commands to the
 //! driver task and await its answers; events arrive on an [`EventStream`].
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -130,15 +130,17 @@ struct Inner {
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// A RUD endpoint on UDP sockets: a client, or a server too when configured with one. Cheap to
-/// clone; the driver stops after [`UdpEndpoint::shutdown`], or when every clone and every
+/// A RUD endpoint: a client, or a server too when configured with one, on UDP sockets
+/// ([`EndpointHandle::bind`], also named [`super::UdpEndpoint`]) or on the HTTP binding
+/// ([`crate::http::serve`], [`crate::http::client`]): one driver and one API for both. Cheap to
+/// clone; the driver stops after [`EndpointHandle::shutdown`], or when every clone and every
 /// connection handle is dropped.
 #[derive(Debug, Clone)]
-pub struct UdpEndpoint {
+pub struct EndpointHandle {
     inner: Arc<Inner>,
 }
 
-impl UdpEndpoint {
+impl EndpointHandle {
     /// Binds `addrs` (IPv4 and IPv6, port 0 for any) and starts the driver on the current
     /// tokio runtime.
     ///
@@ -200,7 +202,7 @@ impl UdpEndpoint {
         let timeout = options.timeout;
         let call = call(&self.inner.tx, |reply| Command::Connect {
             peer,
-            options,
+            options: Box::new(options),
             reply,
         });
         let c: Connected = tokio::time::timeout(limit, call)

@@ -2,7 +2,7 @@
 //!
 //! One task (the *driver*) owns the endpoint, its sockets, its timer and the optional capture,
 //! qlog and key-log sinks; nothing else touches them, so the core needs no locks. Application
-//! handles ([`UdpEndpoint`], [`ConnectionHandle`]) talk to it over a channel and get answers on
+//! handles ([`EndpointHandle`], [`ConnectionHandle`]) talk to it over a channel and get answers on
 //! one-shot channels. The clock is read only here: `now` is the Unix time read once at start,
 //! advanced by a monotonic clock, so a wall-clock step cannot fire or stall every timer.
 //!
@@ -31,10 +31,15 @@ mod sockets;
 pub(crate) mod transport;
 
 pub use clock::Clock;
-pub use config::{ConnectMode, ConnectOptions, ServerConfig, UdpConfig};
+pub use config::{ConnectMode, ConnectOptions, ServerConfig, Ticket, UdpConfig};
 pub use error::{UdpError, close_reason_text};
 pub use handle::{
-    ConnEvent, ConnectionHandle, ConnectionInfo, ConnectionMetrics, EndpointMetrics, EventStream,
-    UdpEndpoint,
+    ConnEvent, ConnectionHandle, ConnectionInfo, ConnectionMetrics, EndpointHandle,
+    EndpointMetrics, EventStream,
 };
+
+/// The endpoint handle under the name of the binding that binds sockets
+/// (`UdpEndpoint::bind`). The HTTP binding returns the same type, as
+/// [`EndpointHandle`]: the driver and the API are shared, only the transport differs.
+pub type UdpEndpoint = EndpointHandle;
 pub use keylog_tee::TeeKeyLog;

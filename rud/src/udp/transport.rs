@@ -60,6 +60,17 @@ impl Transport {
         }
     }
 
+    /// Finishes a capture the transport writes itself (the HTTP binding's TCP flows).
+    ///
+    /// # Errors
+    /// The capture's first failure.
+    pub fn finish_capture(&self) -> Result<(), crate::capture::CaptureError> {
+        match self {
+            Self::Udp(_) => Ok(()),
+            Self::Http(l) => l.finish_capture(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Self::Udp(s) => s.len(),
