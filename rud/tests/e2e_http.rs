@@ -129,14 +129,8 @@ async fn asynchronous_streams_are_refused() {
 }
 
 /// A server that refuses an asynchronous first stream answers the completed Exchange with a
-/// StreamRefused Error (counted in its metrics); the initiator should report that hint when it
-/// gives up. Reproducer of a core issue, reported and not fixed here (the connection layer is
-/// being changed elsewhere): `refusal()` in endpoint.rs addresses the Error to the first
-/// stream's identifier (`session.first_stream.initiator_stream_id`), while
-/// `Initiator::handle_datagram` takes only datagrams naming its handshake identifier, so the
-/// hint is dropped and the initiator times out with `hint: None`. The same happens on UDP when
-/// a connection limit refuses a handshake.
-#[ignore = "core issue (reported): the StreamRefused hint of a refused handshake never reaches the initiator"]
+/// StreamRefused Error (counted in its metrics), addressed to the identifier the initiator
+/// issued in its Exchange; the initiator reports that hint when it gives up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_handshake_reports_the_refusal_hint() {
     let _serial = SERIAL.lock().await;

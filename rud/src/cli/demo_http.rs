@@ -90,7 +90,8 @@ async fn one(
 }
 
 /// An asynchronous first stream: the server must refuse it (its count of refused handshakes
-/// goes up by one) and no connection may come of it. Ok(line) when so.
+/// goes up by one), no connection may come of it, and the initiator must report the
+/// StreamRefused hint. Ok(line) when so.
 async fn refused(
     client: &EndpointHandle,
     server: &EndpointHandle,
@@ -109,6 +110,9 @@ async fn refused(
         Err(_) if after != before + 1 => Err(format!(
             "the server refused {} handshakes, not one",
             after - before
+        )),
+        Err(e) if !e.to_string().contains("StreamRefused") => Err(format!(
+            "the initiator did not learn why it was refused: {e}"
         )),
         Err(e) => Ok(format!(
             "the server refused the handshake (StreamRefused); the initiator gave up: {e}"
