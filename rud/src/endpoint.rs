@@ -54,6 +54,12 @@ pub struct EndpointConfig {
     pub state_lost_per_second: u32,
     /// Refuse handshakes whose first stream is asynchronous (an HTTP port, SPEC 3.2.1).
     pub transactional_only: bool,
+    /// Responder: issue a ticket good for this long on every connection it accepts, under its
+    /// ticket keys (SPEC 7.10). Off without ticket keys.
+    pub ticket_lifetime: Option<Duration>,
+    /// The host those tickets name (they are redeemable there only); `None`: this host (its
+    /// `ResponderConfig::host_id`), a resumption ticket.
+    pub ticket_host: Option<Vec<u8>>,
 }
 
 impl Default for EndpointConfig {
@@ -64,6 +70,8 @@ impl Default for EndpointConfig {
             max_connections_per_peer: 64,
             state_lost_per_second: 100,
             transactional_only: false,
+            ticket_lifetime: None,
+            ticket_host: None,
         }
     }
 }
@@ -330,7 +338,18 @@ impl Endpoint {
             ids,
             now,
         ) {
-            Ok(c) => {
+            Ok(mut c) => {
+                if role == Role::Responder
+                    && let Some(lifetime) = self.config.ticket_lifetime
+                    && let Some((keys, own)) =
+                        self.responder.as_ref().and_then(|r| r.ticket_issuer())
+                {
+                    let host = self.config.ticket_host.as_deref().unwrap_or(own);
+                    // The ticket goes on the first stream with the first datagrams.
+                    if let Err(e) = c.send_ticket(keys, host, now, lifetime) {
+                        tracing::debug!(slot, "no ticket issued: {e}");
+                    }
+                }
                 self.routes.insert(my_id, slot);
                 if role == Role::Responder {
                     self.replies.insert(context, (slot, reply));

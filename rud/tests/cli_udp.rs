@@ -636,3 +636,87 @@ fn serve_and_post_over_http_write_tcp_http_captures() {
     assert!(c.rud_packets >= 4, "{c:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `serve --ticket-key` gives every initiator a ticket; `post --ticket FILE` keeps it (0600)
+/// and redeems it on the next run, over UDP and over HTTP; a ticket is good once, and a
+/// spent one is refused with a line that says so.
+#[test]
+fn post_keeps_and_redeems_tickets() {
+    let dir = temp_dir("tickets");
+    let t = Duration::from_secs(30);
+    let (key, public) = keygen(&dir, "k.pem");
+    let ticket_key = dir.join("ticket.hex");
+    std::fs::write(&ticket_key, "07 ".to_owned() + &"5a".repeat(64)).unwrap();
+    let tk = ticket_key.to_str().unwrap();
+    for http in [false, true] {
+        let extra = ["--ticket-key", tk, "--host-id", "cli-host"];
+        let server = if http {
+            Server::http(&key, &extra)
+        } else {
+            Server::start(&key, &extra)
+        };
+        let file = dir.join(if http { "http.ticket" } else { "udp.ticket" });
+        let f = file.to_str().unwrap();
+        let post = |args: &[&str]| {
+            let mut all = vec!["post", "--to", server.url.as_str(), "--ticket", f];
+            all.extend_from_slice(args);
+            rud(&all, t)
+        };
+        // First: a full key exchange, and the ticket kept.
+        let out = post(&["--responder-key", &public, "first"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{err}");
+        assert_eq!(out.stdout, b"first");
+        assert!(err.contains("kept the responder's ticket"), "{err}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let spent = std::fs::read(&file).unwrap();
+        // Second: redeemed (no responder key given), and a fresh ticket kept.
+        let out = post(&["second"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{err}");
+        assert_eq!(out.stdout, b"second");
+        assert_ne!(std::fs::read(&file).unwrap(), spent, "a new ticket");
+        // The first ticket again: refused, with a line that says why.
+        let old = dir.join("spent.ticket");
+        std::fs::write(&old, &spent).unwrap();
+        let out = rud(
+            &[
+                "post",
+                "--to",
+                &server.url,
+                "--ticket",
+                old.to_str().unwrap(),
+                "--timeout",
+                "3",
+                "third",
+            ],
+            t,
+        );
+        assert_error(&out, 1, "refused the ticket");
+        // A damaged ticket file is a setup error naming the file.
+        std::fs::write(
+            &old,
+            "-----BEGIN RUD TICKET-----\nAQID\n-----END RUD TICKET-----\n",
+        )
+        .unwrap();
+        let out = rud(
+            &[
+                "post",
+                "--to",
+                &server.url,
+                "--ticket",
+                old.to_str().unwrap(),
+                "x",
+            ],
+            t,
+        );
+        assert_error(&out, 2, "spent.ticket: ticket file ends at octet 3");
+        assert_eq!(server.stop(), Some(0));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

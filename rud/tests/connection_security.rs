@@ -1685,7 +1685,7 @@ fn ticket_run(genuine: bool) -> TicketRun {
     let ticket = host_a
         .issue_ticket(&a_session, t0, 3600 * SECOND, b"host-b", &mut rng)
         .unwrap();
-    let psk = ticket_psk(&*provider, &i_session.secrets, &ticket).unwrap();
+    let psk = ticket_psk(&*provider, &i_session.secrets.resumption, &ticket).unwrap();
     let issuer = i_session.responder_credential;
 
     // The host the ticket is redeemed at.

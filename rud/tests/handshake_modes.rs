@@ -257,7 +257,9 @@ fn ticket_opens_a_connection_to_another_host_once() {
             &mut p.rng,
         )
         .unwrap();
-    let psk = rud::handshake::ticket::ticket_psk(&*provider, &i_session.secrets, &ticket).unwrap();
+    let psk =
+        rud::handshake::ticket::ticket_psk(&*provider, &i_session.secrets.resumption, &ticket)
+            .unwrap();
 
     let b_addr = addr("198.51.100.8:21077");
     let t1 = T0 + Duration::from_secs(5);

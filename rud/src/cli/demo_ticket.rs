@@ -1,19 +1,14 @@
-//! Ticket resumption in `rud demo` over the HTTP binding (docs/SPEC.md 7.10). No connection
-//! hands a ticket to its initiator over the wire yet, so the issuing connection's key exchange
-//! runs in memory (sans-IO, as in the first part of the demo); the ticket then opens a
-//! connection to another host of the service, served over HTTP.
-use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+//! Ticket resumption in `rud demo` over the HTTP binding (docs/SPEC.md 7.10): a first
+//! connection to one host of the service receives a ticket on its first stream, which then
+//! opens a connection to another host of the service without that host's key.
+use std::time::{Duration, Instant};
 
 use rud::capture::CaptureFile;
 use rud::connection::StreamKind;
 use rud::crypto::x448::X448Secret;
 use rud::crypto::{SecretBytes, default_provider};
-use rud::handshake::ticket::{TicketKeys, ticket_psk};
-use rud::handshake::{
-    Entropy, Initiator, InitiatorConfig, InitiatorEvent, OsEntropy, Responder, ResponderConfig,
-    ResponderOutcome,
-};
+use rud::handshake::ticket::TicketKeys;
+use rud::handshake::{Entropy, OsEntropy};
 use rud::http::{EndpointHandle, HttpConfig};
 use rud::service::ServiceHost;
 use rud::udp::{ConnEvent, ConnectOptions, ServerConfig, Ticket, UdpConfig};
@@ -22,43 +17,54 @@ const HOST_ID: &[u8] = b"demo-http-host";
 
 type Failure = Box<dyn std::error::Error>;
 
-/// The issuing connection's handshake, in memory: Immediate with a responder holding the
-/// service's ticket keys, which issues a ticket for [`HOST_ID`].
-fn issue(identity: &X448Secret, keys: &TicketKeys) -> Result<Ticket, Failure> {
-    let p = default_provider();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
-    let mut rng = OsEntropy;
-    let mut rcfg = ResponderConfig::new(p.clone(), X448Secret::generate(|b| OsEntropy.fill(b)));
-    rcfg.ticket_keys = Some(keys.clone());
-    rcfg.host_id = b"demo-issuer".to_vec();
-    let mut issuer = Responder::new(rcfg, now.saturating_sub(Duration::from_secs(60)))?;
-    let mut icfg = InitiatorConfig::new(p.clone(), identity.clone());
-    icfg.responder_key = issuer.public_key().copied();
-    let (i_addr, r_addr): (SocketAddr, SocketAddr) =
-        ("127.0.0.1:40000".parse()?, "127.0.0.1:40001".parse()?);
-    let mut ini = Initiator::immediate(icfg, &mut rng, now, r_addr, b"first")?;
-    let x = ini.poll_transmit().ok_or("the initiator sent nothing")?;
-    let ResponderOutcome::Established { session, reply } =
-        issuer.handle_datagram(now, i_addr, &x.bytes, &mut rng)
-    else {
-        return Err("the issuer did not complete the Exchange".into());
-    };
-    let reply = reply.ok_or("no ResponderComplete")?;
-    ini.handle_datagram(now, r_addr, &reply.bytes)?;
-    let mine = loop {
-        match ini.poll_event().ok_or("the initiator did not finish")? {
-            InitiatorEvent::Established(s) => break *s,
-            InitiatorEvent::Failed(e) => return Err(e.into()),
-            _ => {}
-        }
-    };
-    let ticket = issuer.issue_ticket(&session, now, Duration::from_secs(600), HOST_ID, &mut rng)?;
-    let psk = ticket_psk(&*p, &mine.secrets, &ticket)?;
-    Ok(Ticket {
-        ticket,
-        issuer: mine.responder_credential,
-        psk,
-    })
+/// The issuing connection, over HTTP: Immediate to a host of the service that sends a ticket
+/// naming [`HOST_ID`] on every connection it accepts; returns the ticket the connection
+/// reported.
+async fn issue(
+    identity: &X448Secret,
+    keys: &TicketKeys,
+    pcap: Option<CaptureFile>,
+) -> Result<Ticket, Failure> {
+    let key = X448Secret::generate(|b| OsEntropy.fill(b));
+    let public = key.public_key(&*default_provider());
+    let mut s = ServerConfig::new(key, ServiceHost::with_builtins(None));
+    s.keys_are_new = true;
+    s.ticket_keys = Some(keys.clone());
+    s.host_id = b"demo-issuer".to_vec();
+    let mut scfg = UdpConfig::server(s);
+    scfg.endpoint.ticket_lifetime = Some(Duration::from_secs(600));
+    scfg.endpoint.ticket_host = Some(HOST_ID.to_vec());
+    let loopback = super::demo_udp::LOOPBACK;
+    let server = rud::http::serve(loopback, scfg, HttpConfig::default()).await?;
+    let mut cfg = UdpConfig::client();
+    cfg.pcap = pcap;
+    cfg.identity = Some(identity.clone());
+    let client = rud::http::client(cfg, HttpConfig::default())?;
+    let result = async {
+        let opts = ConnectOptions::immediate(public, "echo", b"ticket, please".to_vec())
+            .timeout(Duration::from_secs(5));
+        let conn = client.connect(server.local_addr(), opts).await?;
+        let mut events = conn.events().ok_or("no event stream")?;
+        conn.first_response().await?;
+        let ticket = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(e) = events.next().await {
+                if let ConnEvent::Ticket(t) = e {
+                    return Some(t);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .ok_or("the issuing host sent no ticket")?;
+        conn.close().await?;
+        Ok::<_, Failure>(ticket)
+    }
+    .await;
+    client.shutdown().await?;
+    server.shutdown().await?;
+    result
 }
 
 /// Issues a ticket, redeems it at a host served over HTTP, and checks the answer and the owed
@@ -71,7 +77,7 @@ pub async fn run(pcap: Option<CaptureFile>) -> Result<String, Failure> {
         previous: None,
     };
     let identity = X448Secret::generate(|b| OsEntropy.fill(b));
-    let ticket = issue(&identity, &keys)?;
+    let ticket = issue(&identity, &keys, pcap.as_ref().map(CaptureFile::share)).await?;
     let host = X448Secret::generate(|b| OsEntropy.fill(b));
     let host_public = host.public_key(&*default_provider());
     let mut s = ServerConfig::new(host, ServiceHost::with_builtins(None));

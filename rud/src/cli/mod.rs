@@ -11,6 +11,7 @@ mod pin;
 mod post;
 mod send;
 mod serve;
+mod ticket;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

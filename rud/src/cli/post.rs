@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::keys::{key_id, read_private, read_public_arg};
 use super::peer::{Peer, client_bind, peer as parse_peer};
-use super::{CliError, ClientMode, Records, outputs, pin};
+use super::{CliError, ClientMode, Records, outputs, pin, ticket};
 use rud::crypto::x448::X448PublicKey;
 use rud::udp::{ConnectMode, ConnectOptions, EndpointHandle, UdpConfig, UdpEndpoint, UdpError};
 
@@ -47,6 +47,11 @@ pub struct PostArgs {
     /// The service the request goes to.
     #[arg(long, default_value = "echo")]
     service: String,
+    /// Redeem the ticket kept in FILE (SPEC 7.10) when there is one, and keep the ticket the
+    /// responder sends in FILE (mode 0600: it holds the ticket's secret and this end's key).
+    /// The owed rekey mixes --responder-key, or the issuer's key for a ticket of the same host.
+    #[arg(long, value_name = "FILE")]
+    ticket: Option<PathBuf>,
     /// The request: literal text, or @FILE for a file's contents.
     data: String,
 }
@@ -175,18 +180,64 @@ fn request_bytes(data: &str) -> Result<Vec<u8>, CliError> {
 pub async fn run(a: PostArgs) -> Result<ExitCode, CliError> {
     let request = request_bytes(&a.data)?;
     let service = a.service.clone();
+    let stored = a.ticket.as_deref().map(ticket::load).transpose()?.flatten();
+    // A connection whose ticket is kept needs an identity that outlives the run.
+    let identity = match (&stored, &a.ticket) {
+        (Some(s), _) => Some(s.identity.clone()),
+        (None, Some(_)) => Some(ticket::identity(
+            a.target.key.as_deref().map(read_private).transpose()?,
+        )),
+        (None, None) => None,
+    };
+    let device_key = a
+        .target
+        .responder_key
+        .as_deref()
+        .map(read_public_arg)
+        .transpose()?;
+    let redeem = stored.as_ref().map(|s| s.ticket.clone());
+    let issuer = redeem.as_ref().map(|t| t.issuer);
+    let id = identity.clone();
+    let redeeming = redeem.is_some();
     let opened = a
         .target
         .open(
-            |mode, key| ConnectOptions {
-                mode,
-                responder_key: key,
-                ..ConnectOptions::first_contact(&service, request)
+            |mode, key| match redeem {
+                Some(t) => ConnectOptions::ticket(t, &service, request),
+                None => ConnectOptions {
+                    mode,
+                    responder_key: key,
+                    ..ConnectOptions::first_contact(&service, request)
+                },
             },
-            |_| {},
+            |config| {
+                if id.is_some() {
+                    config.identity = id;
+                }
+                if let Some(issuer) = issuer {
+                    config.endpoint.connection.peer_device_key = device_key.or(Some(issuer));
+                }
+            },
         )
-        .await?;
+        .await
+        .map_err(|e| match (e, &a.ticket) {
+            (CliError::Udp(UdpError::Handshake { .. }), Some(f)) if redeeming => {
+                CliError::Failed(format!(
+                    "the responder refused the ticket in {} (a ticket is good once, at the host \
+                     it names, until it expires): remove the file for a full key exchange",
+                    f.display()
+                ))
+            }
+            (e, _) => e,
+        })?;
+    let events = opened.conn.events();
     let answer = tokio::time::timeout(opened.timeout, opened.conn.first_response()).await;
+    if let (Some(path), Some(identity), Ok(Ok(_))) = (&a.ticket, identity, &answer) {
+        let wait = opened.timeout.min(Duration::from_secs(1));
+        if !ticket::keep(events, identity, path, wait).await? {
+            eprintln!("rud: the responder sent no ticket");
+        }
+    }
     let _ = tokio::time::timeout(opened.timeout, opened.conn.close()).await;
     opened.endpoint.shutdown().await?;
     let response = match answer {

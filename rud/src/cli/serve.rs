@@ -51,8 +51,18 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value_t = ServeMode::Immediate)]
     mode: ServeMode,
     /// The service's ticket key: [ID ]HEX (one octet key id, default 1, then 64 octets).
+    /// With it this host accepts tickets naming --host-id and gives every initiator one.
     #[arg(long, value_name = "FILE")]
     ticket_key: Option<PathBuf>,
+    /// This host's name in tickets (1 to 32 octets; default: the key id of the first --key).
+    #[arg(long, value_name = "NAME")]
+    host_id: Option<String>,
+    /// Lifetime of the tickets this host issues, in seconds (0: issue none).
+    #[arg(long, value_name = "S", default_value_t = 3600)]
+    ticket_lifetime: u64,
+    /// Name this host of the service in the tickets it issues (default: this host, --host-id).
+    #[arg(long, value_name = "NAME")]
+    ticket_host: Option<String>,
     /// Write each sink stream to DIR/<connection>-<stream>.bin (enables the sink service).
     #[arg(long, value_name = "DIR")]
     sink_dir: Option<PathBuf>,
@@ -171,10 +181,31 @@ fn server_config(
             load.established_this_epoch > AUTO_DEFER_ABOVE
         })),
     };
+    let host_id = match &a.host_id {
+        Some(h) => h.as_bytes().to_vec(),
+        None => {
+            super::keys::key_id(&keys[0].public_key(&*rud::crypto::default_provider())).into_bytes()
+        }
+    };
+    for (flag, name) in [("--host-id", &a.host_id), ("--ticket-host", &a.ticket_host)] {
+        if let Some(n) = name
+            && (n.is_empty() || n.len() > rud::handshake::ticket::MAX_HOST_ID)
+        {
+            return Err(CliError::Usage(format!(
+                "{flag} {n:?}: a host name is 1 to 32 octets"
+            )));
+        }
+    }
+    let issue = a.ticket_key.is_some() && a.ticket_lifetime > 0;
     if let Some(p) = &a.ticket_key {
         server.ticket_keys = Some(ticket_keys(p)?);
+        server.host_id = host_id;
     }
     let mut config = UdpConfig::server(server);
+    if issue {
+        config.endpoint.ticket_lifetime = Some(Duration::from_secs(a.ticket_lifetime));
+        config.endpoint.ticket_host = a.ticket_host.as_ref().map(|h| h.as_bytes().to_vec());
+    }
     config.shutdown_grace = Duration::from_secs(3);
     Ok(config)
 }

@@ -230,6 +230,9 @@ pub struct Connection {
     pub(super) pacing_blocked: Option<Duration>,
     /// This endpoint's own static key as the handshake used it (responder: its credential).
     pub(super) own_static: Option<X448PublicKey>,
+    /// The handshake's resumption secret and credentials (initiator, responder): tickets.
+    pub(super) resumption: crate::crypto::SecretBytes<64>,
+    pub(super) credentials: (X448PublicKey, X448PublicKey),
 }
 
 impl std::fmt::Debug for Connection {
@@ -335,6 +338,8 @@ impl Connection {
             path_challenge_due: false,
             probe_ping: false,
             pacing_blocked: None,
+            resumption: session.secrets.resumption.clone(),
+            credentials: (session.initiator_credential, session.responder_credential),
             own_static: match role {
                 Role::Responder => Some(session.responder_credential),
                 Role::Initiator => None,

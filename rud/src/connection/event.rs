@@ -81,6 +81,8 @@ pub enum Event {
     PathValidated { address: SocketAddr },
     /// A standby path left unanswered three heartbeats in a row and was dropped.
     PathFailed { address: SocketAddr },
+    /// The peer (the responder) issued a ticket on this connection (SPEC 7.10).
+    Ticket(super::ticket::IssuedTicket),
     /// The connection ended; nothing more will be sent or delivered.
     Closed(CloseReason),
 }

@@ -17,6 +17,7 @@ pub mod recovery;
 mod stream;
 #[cfg(test)]
 mod tests;
+mod ticket;
 mod transmit;
 
 pub use config::{ConnectionConfig, DEFAULT_MAX_DATAGRAM_PAYLOAD, DEFAULT_MAX_PACKET_SIZE};
@@ -30,3 +31,4 @@ pub use path::{
     AMPLIFICATION_FACTOR, FAILOVER_PTOS, HEARTBEAT_MAX_OCTETS, PATH_MAX_FAILURES, PathError,
     PathInfo,
 };
+pub use ticket::IssuedTicket;

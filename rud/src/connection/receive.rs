@@ -30,6 +30,7 @@ struct Parsed {
     error: Option<u64>,
     credit: Option<(u64, u64)>,
     one_time: Vec<Vec<u8>>,
+    ticket: Option<(u64, Vec<u8>)>,
     only_ack: bool,
 }
 
@@ -206,6 +207,13 @@ impl Connection {
         if let Some((stream, connection)) = parsed.credit {
             self.flow.on_connection_credit(&opened, connection);
             self.flow.on_stream_credit(&opened, &handle, stream);
+        }
+        //= docs/SPEC.md#ticket-issue
+        //# An initiator MUST take a ticket only from an authenticated datagram of the first stream
+        if handle == StreamHandle(0)
+            && let Some((lifetime_s, ticket)) = &parsed.ticket
+        {
+            self.on_ticket(*lifetime_s, ticket);
         }
         if let Some(half) = self.streams.get_mut(&handle).and_then(|s| s.half_mut(g)) {
             // One-time identifiers the peer issued for this half (draft 5.3).
@@ -1081,6 +1089,9 @@ fn parse(d: &super::recovery::DecodedDatagram<'_>) -> Result<Parsed, String> {
             ExtensionValue::Credit { stream, connection } => p.credit = Some((stream, connection)),
             ExtensionValue::OneTimeIds(ids) => {
                 p.one_time = ids.iter().map(|i| i.to_vec()).collect()
+            }
+            ExtensionValue::Ticket { lifetime_s, ticket } => {
+                p.ticket = Some((lifetime_s, ticket.to_vec()))
             }
             _ => {}
         }

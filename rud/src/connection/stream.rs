@@ -134,6 +134,8 @@ pub(crate) struct Control {
     pub credit: bool,
     /// With `accept` for a Restart: the new half whose identifier the acceptance carries.
     pub accept_new_g: Option<u64>,
+    /// A ticket for the peer (first stream, responder): lifetime in seconds and the ticket.
+    pub ticket: Option<(u64, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone)]

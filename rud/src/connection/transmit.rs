@@ -44,6 +44,7 @@ enum Owned {
     OneTimeIds(Vec<Vec<u8>>),
     Ack(Vec<u8>),
     Metrics(crate::wire::Metrics),
+    Ticket(u64, Vec<u8>),
 }
 
 impl Connection {
@@ -327,6 +328,7 @@ impl Connection {
             || accept_now
             || s.control.ping
             || (s.control.credit && self.is_open())
+            || (s.control.ticket.is_some() && self.is_open())
             || has_data;
         if !wants || !may_seal(half) {
             return false;
@@ -358,6 +360,7 @@ impl Connection {
             && !accept_now
             && !s.control.ping
             && !s.control.credit
+            && s.control.ticket.is_none()
         {
             return false;
         }
@@ -426,6 +429,9 @@ impl Connection {
             c.close = true;
             s.close_reason = Some((code, reason));
             s.state = StreamState::Closing;
+        }
+        if let Some((lifetime, ticket)) = s.control.ticket.take() {
+            c.extensions.push(Owned::Ticket(lifetime, ticket));
         }
         if s.control.credit {
             s.control.credit = false;
@@ -1077,6 +1083,10 @@ fn encode_plaintext(c: &Content, restart_id: Option<&[u8]>) -> Result<Vec<u8>, S
                 continue;
             }
             Owned::Metrics(m) => ExtensionValue::Metrics(*m),
+            Owned::Ticket(lifetime_s, ticket) => ExtensionValue::Ticket {
+                lifetime_s: *lifetime_s,
+                ticket,
+            },
         };
         pairs.push(samples::extension_bytes(&v).map_err(|e| e.to_string())?);
     }

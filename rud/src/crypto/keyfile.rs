@@ -484,7 +484,10 @@ const PRIVATE_LABEL: &str = "PRIVATE KEY";
 const PUBLIC_LABEL: &str = "PUBLIC KEY";
 
 /// Finds the PEM block with `label` and decodes its body.
-fn pem_decode(text: &str, label: &'static str) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
+pub(crate) fn pem_decode(
+    text: &str,
+    label: &'static str,
+) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     // The BEGIN line must start a line (explanatory text may come before it).
@@ -502,7 +505,7 @@ fn pem_decode(text: &str, label: &'static str) -> Result<Zeroizing<Vec<u8>>, Key
     b64_decode(body.as_bytes(), body_start)
 }
 
-fn pem_encode(label: &str, der: &[u8]) -> Zeroizing<String> {
+pub(crate) fn pem_encode(label: &str, der: &[u8]) -> Zeroizing<String> {
     let b64 = b64_encode(der);
     let mut out = Zeroizing::new(format!("-----BEGIN {label}-----\n"));
     for line in b64.as_bytes().chunks(64) {

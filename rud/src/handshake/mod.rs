@@ -21,6 +21,7 @@ mod responder;
 mod schedule;
 mod strike;
 pub mod ticket;
+pub mod ticket_file;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -255,12 +255,18 @@ impl Responder {
             &*self.cfg.provider,
             keys,
             rng,
-            &session.secrets,
+            &session.secrets.resumption,
             &session.initiator_credential,
             &session.responder_credential,
             host_id,
             (now + lifetime).as_secs(),
         )
+    }
+
+    /// The ticket keys this responder issues tickets with, and its own host id.
+    pub fn ticket_issuer(&self) -> Option<(&super::ticket::TicketKeys, &[u8])> {
+        let keys = self.cfg.ticket_keys.as_ref()?;
+        Some((keys, self.cfg.host_id.as_slice()))
     }
 
     /// The presented credential (the first key).

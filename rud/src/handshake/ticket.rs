@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::HandshakeError;
 use super::entropy::Entropy;
-use super::schedule::{self, TrafficSecrets};
+use super::schedule;
 use crate::crypto::hkdf::ChainingKey;
 use crate::crypto::x448::X448PublicKey;
 use crate::crypto::{CryptoError, CryptoProvider, SecretBytes};
@@ -64,13 +64,13 @@ pub struct TicketContents {
 /// compute it; the ticket carries it sealed for the other hosts.
 pub fn ticket_psk(
     p: &dyn CryptoProvider,
-    secrets: &TrafficSecrets,
+    resumption: &SecretBytes<64>,
     ticket: &[u8],
 ) -> Result<SecretBytes<64>, HandshakeError> {
     let id = ticket
         .get(1..1 + ID_LEN)
         .ok_or(CryptoError::AuthenticationFailed)?;
-    let ck = ChainingKey::from_secret(secrets.resumption.clone());
+    let ck = ChainingKey::from_secret(resumption.clone());
     Ok(ck.expand(p, LABEL_TICKET_PSK, id)?)
 }
 
@@ -82,7 +82,7 @@ pub fn seal(
     p: &dyn CryptoProvider,
     keys: &TicketKeys,
     rng: &mut dyn Entropy,
-    secrets: &TrafficSecrets,
+    resumption: &SecretBytes<64>,
     initiator: &X448PublicKey,
     issuer: &X448PublicKey,
     host_id: &[u8],
@@ -98,7 +98,7 @@ pub fn seal(
     rng.fill(&mut id);
     let mut out = vec![keys.current.0];
     out.extend_from_slice(&id);
-    let psk = ticket_psk(p, secrets, &out)?;
+    let psk = ticket_psk(p, resumption, &out)?;
     let mut plain = vec![TICKET_VERSION];
     plain.extend_from_slice(&expiry_s.to_be_bytes());
     plain.push(host_id.len() as u8);

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use crate::capture::CaptureFile;
 use crate::connection::StreamKind;
+use crate::crypto::CryptoProvider;
 use crate::crypto::keylog::KeyLog;
 use crate::crypto::x448::{X448PublicKey, X448Secret};
-use crate::crypto::{CryptoProvider, SecretBytes};
 use crate::endpoint::EndpointConfig;
 use crate::handshake::DeferPolicy;
 use crate::handshake::ticket::TicketKeys;
@@ -126,25 +126,12 @@ pub enum ConnectMode {
 
 /// A ticket (docs/SPEC.md 7.10) that opens a connection to the host it names without that
 /// host's key: the sealed ticket, the credential of the responder that issued it, and the psk
-/// the issuing connection derived for it
-/// ([`crate::handshake::ticket::ticket_psk`]). The connection must use the initiator identity
+/// the issuing connection derived for it; a connection receives one as
+/// [`super::ConnEvent::Ticket`]. The connection that redeems it must use the initiator identity
 /// the ticket was issued to ([`UdpConfig::identity`]), and it owes a forward-secrecy rekey with
 /// the host's device key, which the initiator needs as
 /// `UdpConfig.endpoint.connection.peer_device_key`.
-#[derive(Clone)]
-pub struct Ticket {
-    pub ticket: Vec<u8>,
-    pub issuer: X448PublicKey,
-    pub psk: SecretBytes<64>,
-}
-
-impl std::fmt::Debug for Ticket {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ticket")
-            .field("len", &self.ticket.len())
-            .finish_non_exhaustive()
-    }
-}
+pub use crate::connection::IssuedTicket as Ticket;
 
 /// What [`super::EndpointHandle::connect`] opens.
 #[derive(Debug, Clone)]

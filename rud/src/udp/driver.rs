@@ -607,6 +607,7 @@ impl Driver {
                 });
             }
             Event::Rekeyed { epoch } => app.emit(ConnEvent::Rekeyed { epoch }),
+            Event::Ticket(t) => app.emit(ConnEvent::Ticket(t)),
             Event::PathChanged { from, to } => app.emit(ConnEvent::PathChanged { from, to }),
             Event::StreamRestarted { .. }
             | Event::PathValidated { .. }

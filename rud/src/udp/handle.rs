@@ -45,6 +45,8 @@ pub enum ConnEvent {
     },
     /// A connection forward-secrecy rekey was confirmed.
     Rekeyed { epoch: u32 },
+    /// The responder issued a ticket on this connection (SPEC 7.10).
+    Ticket(super::Ticket),
     /// The peer's address changed.
     PathChanged { from: SocketAddr, to: SocketAddr },
     /// The connection ended; nothing follows.
