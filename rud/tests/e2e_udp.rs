@@ -412,3 +412,52 @@ async fn relay_transfer(
     std::fs::remove_dir_all(&dir).unwrap();
     stats
 }
+
+/// Several ports per connection over real sockets (SPEC 5.6): a responder bound to two
+/// loopback ports; the initiator connects to one and opens a standby path to the other,
+/// which its heartbeats validate and measure while the traffic stays on the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_path_to_a_second_port_is_validated_over_udp() {
+    let _serial = SERIAL.lock().await;
+    let key = X448Secret::generate(|b| OsEntropy.fill(b));
+    let mut sc = ServerConfig::new(key, ServiceHost::with_builtins(None));
+    sc.keys_are_new = true;
+    let srv = UdpEndpoint::bind(&[loopback(), loopback()], UdpConfig::server(sc))
+        .await
+        .unwrap();
+    let (first, second) = (srv.local_addrs()[0], srv.local_addrs()[1]);
+    assert_ne!(first.port(), second.port());
+    let cli = UdpEndpoint::bind(&[loopback()], UdpConfig::client())
+        .await
+        .unwrap();
+    let opts = ConnectOptions::immediate(srv.public_key().unwrap(), "echo", b"one".to_vec());
+    let conn = cli.connect(first, opts).await.unwrap();
+    assert_eq!(conn.first_response().await.unwrap(), b"one");
+    conn.open_path(second).await.unwrap();
+    assert!(conn.open_path(second).await.is_err(), "already a path");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let paths = loop {
+        let m = conn.metrics().await.unwrap();
+        if m.paths.len() == 2 && m.paths[1].validated {
+            break m.paths;
+        }
+        assert!(Instant::now() < deadline, "not validated: {:?}", m.paths);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((paths[0].address, paths[1].address), (first, second));
+    assert!(paths[0].primary && !paths[1].primary);
+    assert!(paths[1].metrics.datagrams_sent >= 1, "{paths:?}");
+    // Requests still go over the first port and are answered.
+    let s = conn.open(StreamKind::Transactional, "echo").await.unwrap();
+    let req = content(9, 50_000);
+    assert_eq!(conn.request(s, req.clone()).await.unwrap(), req);
+    let after = conn.metrics().await.unwrap().paths;
+    assert!(after[0].octets_sent > 50_000, "{after:?}");
+    assert!(
+        after[1].octets_sent < 1_000,
+        "only heartbeats on the standby: {after:?}"
+    );
+    conn.close().await.unwrap();
+    cli.shutdown().await.unwrap();
+    srv.shutdown().await.unwrap();
+}

@@ -73,6 +73,12 @@ pub enum Command {
         conn: ConnectionId,
         reply: Reply<ConnectionMetrics>,
     },
+    /// Open a standby path to another address of the peer.
+    OpenPath {
+        conn: ConnectionId,
+        address: SocketAddr,
+        reply: Reply<()>,
+    },
     StreamStats {
         conn: ConnectionId,
         stream: StreamHandle,

@@ -761,12 +761,24 @@ impl Driver {
                         let (congestion_window, bytes_in_flight) = c.congestion();
                         ConnectionMetrics {
                             path: c.path_metrics(),
+                            paths: c.paths(),
                             counters: c.counters(),
                             congestion_window,
                             bytes_in_flight,
                         }
                     })
                     .ok_or(UdpError::UnknownConnection);
+                let _ = reply.send(r);
+            }
+            Command::OpenPath {
+                conn,
+                address,
+                reply,
+            } => {
+                let r = match self.endpoint.connection(conn) {
+                    Some(c) => c.open_path(now, address).map_err(UdpError::from),
+                    None => Err(UdpError::UnknownConnection),
+                };
                 let _ = reply.send(r);
             }
             Command::StreamStats {

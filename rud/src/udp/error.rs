@@ -39,6 +39,8 @@ pub enum UdpError {
     StreamClosed { code: u64, reason: String },
     #[error("{0}")]
     Stream(#[from] StreamError),
+    #[error("{0}")]
+    Path(#[from] crate::connection::PathError),
     #[error("the connection ended: {}", close_reason_text(.0))]
     Closed(CloseReason),
     #[error("no such connection (it ended)")]

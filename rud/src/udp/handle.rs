@@ -89,7 +89,10 @@ pub struct ConnectionInfo {
 /// A snapshot of a connection's path and counters.
 #[derive(Debug, Clone)]
 pub struct ConnectionMetrics {
+    /// The primary path's RTT, loss and volume.
     pub path: PathMetrics,
+    /// Every path, the primary first, each with its own congestion window (SPEC 5.6).
+    pub paths: Vec<crate::connection::PathInfo>,
     pub counters: ConnectionCounters,
     pub congestion_window: u64,
     pub bytes_in_flight: u64,
@@ -376,6 +379,22 @@ impl ConnectionHandle {
     pub async fn metrics(&self) -> Result<ConnectionMetrics, UdpError> {
         call(&self.tx, |reply| Command::Metrics {
             conn: self.id,
+            reply,
+        })
+        .await
+    }
+
+    /// Opens a standby path to another address of the peer (a second port of the responder,
+    /// say): validated and measured by heartbeats, it takes the traffic if the primary fails
+    /// (SPEC 5.6). See [`ConnectionMetrics::paths`].
+    ///
+    /// # Errors
+    /// [`UdpError::Path`] (already a path, table full, connection not open) or
+    /// [`UdpError::UnknownConnection`].
+    pub async fn open_path(&self, address: SocketAddr) -> Result<(), UdpError> {
+        call(&self.tx, |reply| Command::OpenPath {
+            conn: self.id,
+            address,
             reply,
         })
         .await
