@@ -827,3 +827,39 @@ fn the_handshake_round_trip_is_the_first_rtt_sample() {
     let m = q.client().unwrap().path_metrics();
     assert_eq!(m.smoothed_rtt, Duration::from_millis(333), "{m:?}");
 }
+
+//= docs/SPEC.md#awaiting-ping
+//= type=test
+//# An endpoint that waits for responses to its requests and has neither received an authenticated datagram nor sent one for max(3 PTO, 1 s) SHOULD send an ack-eliciting datagram.
+/// The initiator's address changes while it waits for a response: the response goes to the
+/// old address; the waiting initiator pings within a second, the responder moves to the new
+/// address, and the response arrives long before the 10 s keep-alive would have told it.
+#[test]
+fn a_waiting_initiator_whose_address_changed_gets_its_response_within_seconds() {
+    let mut p = pair(23);
+    // The handshake's request (id 0) is read on the server; the client awaits its response.
+    let request = p.server().unwrap().read(StreamHandle(0)).unwrap();
+    // Everything the handshake left to say is said: the client goes quiet.
+    collect(&mut p, 2 * SECOND);
+    let client = p.client;
+    let moved: std::net::SocketAddr = "192.0.2.1:40555".parse().unwrap();
+    p.sim.rebind(client, moved);
+    let rebound = p.sim.now;
+    p.server()
+        .unwrap()
+        .respond(StreamHandle(0), request.id, b"answer".to_vec())
+        .unwrap();
+    let mut got = None;
+    p.run(
+        20 * SECOND,
+        |_, _, _| {},
+        |p| {
+            got = p.client().and_then(|c| c.read(StreamHandle(0)));
+            got.is_some()
+        },
+    );
+    let took = p.sim.now - rebound;
+    assert_eq!(got.map(|m| m.bytes), Some(b"answer".to_vec()));
+    assert!(took < 3 * SECOND, "the response took {took:?}");
+    assert_eq!(p.server().unwrap().remote_address(), moved);
+}

@@ -223,6 +223,8 @@ pub struct Connection {
     pub(super) pending_epoch: Option<u32>,
     /// A new primary path needs its challenge (a bare ping) sent.
     pub(super) path_challenge_due: bool,
+    /// Pings sent while waiting for responses since message octets last arrived.
+    pub(super) awaiting_pings: u32,
     /// A probe timeout fired: a fresh ping goes on the first stream, past the congestion
     /// window as the probe does.
     pub(super) probe_ping: bool,
@@ -336,6 +338,7 @@ impl Connection {
             closed_reason: None,
             pending_epoch: None,
             path_challenge_due: false,
+            awaiting_pings: 0,
             probe_ping: false,
             pacing_blocked: None,
             resumption: session.secrets.resumption.clone(),

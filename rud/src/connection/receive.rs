@@ -167,6 +167,9 @@ impl Connection {
         }
         self.last_activity = now;
         self.state_lost_at = None;
+        if !plain.payload.is_empty() {
+            self.awaiting_pings = 0;
+        }
         self.handshake_retransmit = None;
         if !ack_only {
             self.migrate_if_needed(now, from, handle, g, n);

@@ -15,6 +15,9 @@ use crate::wire::{
     DataPlaintext, DatagramFlags, ExtensionCode, ExtensionValue, MessageType, StreamId, samples,
 };
 
+/// Pings sent while waiting for responses before only the keep-alive goes on.
+const AWAITING_PINGS: u32 = 3;
+
 /// What one new datagram carries.
 #[derive(Default)]
 struct Content {
@@ -835,6 +838,7 @@ impl Connection {
         }
         if self.is_open() {
             t.extend(self.next_heartbeat());
+            t.extend(self.awaiting_ping_at());
         }
         let grace = pto.saturating_mul(GRACE_PTOS);
         for s in self.streams.values() {
@@ -865,6 +869,33 @@ impl Connection {
             }
         }
         t.into_iter().min()
+    }
+
+    /// When to send a ping because this endpoint waits for responses to its requests and has
+    /// neither heard nor said anything for max(3 PTO, 1 s): after a NAT rebinding on this side
+    /// the peer's responses go to the old address, and without a datagram from the new one the
+    /// peer learns of it only at the next keep-alive (10 s). The interval doubles, and after
+    /// three pings with no message octets arriving the keep-alive alone goes on (a request
+    /// that takes long to answer is no reason to chatter).
+    //= docs/SPEC.md#awaiting-ping
+    //# An endpoint that waits for responses to its requests and has neither received an authenticated datagram nor sent one for max(3 PTO, 1 s) SHOULD send an ack-eliciting datagram.
+    fn awaiting_ping_at(&self) -> Option<Duration> {
+        let waiting = self.streams.values().any(|s| {
+            s.kind == StreamKind::Transactional
+                && s.reads_responses
+                && s.next_recv_id < s.next_send_id
+        });
+        if !self.is_open() || !waiting || self.awaiting_pings >= AWAITING_PINGS {
+            return None;
+        }
+        let quiet = self
+            .path
+            .rtt
+            .pto_base()
+            .saturating_mul(3)
+            .max(Duration::from_secs(1))
+            .saturating_mul(1 << self.awaiting_pings);
+        Some(self.last_activity.max(self.last_sent).saturating_add(quiet))
     }
 
     /// Runs the timers that expired at `now`.
@@ -920,6 +951,13 @@ impl Connection {
                 s.control.ping = true;
             }
             self.last_sent = now;
+        }
+        if self.awaiting_ping_at().is_some_and(|t| now >= t) {
+            if let Some(s) = self.streams.get_mut(&StreamHandle(0)) {
+                s.control.ping = true;
+            }
+            self.last_sent = now;
+            self.awaiting_pings += 1;
         }
         let mut fired = Vec::new();
         for s in self.streams.values_mut() {
