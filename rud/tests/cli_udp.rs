@@ -87,14 +87,31 @@ struct Server {
 
 impl Server {
     fn start(key: &Path, extra: &[&str]) -> Server {
+        Self::spawn(
+            &["--key", key.to_str().unwrap(), "--udp", "127.0.0.1:0"],
+            extra,
+        )
+    }
+
+    /// `rud serve --http 127.0.0.1:0 extra...` (HTTP alone); `url` is the binding's.
+    fn http(key: &Path, extra: &[&str]) -> Server {
+        let server = Self::spawn(
+            &["--key", key.to_str().unwrap(), "--http", "127.0.0.1:0"],
+            extra,
+        );
+        assert!(
+            server.url.starts_with("http://127.0.0.1:") && server.url.ends_with("/.well-known/rud"),
+            "{}",
+            server.url
+        );
+        server
+    }
+
+    /// `rud serve args extra...`; the URL is what its first line says it serves.
+    fn spawn(args: &[&str], extra: &[&str]) -> Server {
         let mut child = Command::new(RUD)
-            .args([
-                "serve",
-                "--key",
-                key.to_str().unwrap(),
-                "--udp",
-                "127.0.0.1:0",
-            ])
+            .arg("serve")
+            .args(args)
             .args(extra)
             .env_remove("RUDKEYLOGFILE")
             .stdout(Stdio::piped())
@@ -108,31 +125,6 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
         // Keep reading stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, url }
-    }
-
-    /// `rud serve --http 127.0.0.1:0 extra...` (HTTP alone); `url` is the binding's.
-    fn http(key: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(RUD)
-            .args(["serve", "--key", key.to_str().unwrap()])
-            .args(["--http", "127.0.0.1:0"])
-            .args(extra)
-            .env_remove("RUDKEYLOGFILE")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().unwrap().unwrap();
-        let url = first
-            .strip_prefix("rud: serving ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        assert!(
-            url.starts_with("http://127.0.0.1:") && url.ends_with("/.well-known/rud"),
-            "{url}"
-        );
         std::thread::spawn(move || for _ in lines {});
         Server { child, url }
     }
@@ -504,21 +496,6 @@ fn post_over_http() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// pcapng block types in file order (little-endian, as the writer writes).
-fn pcapng_blocks(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at + 12 <= bytes.len() {
-        let t = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
-        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
-        assert!(len >= 12 && at + len <= bytes.len(), "bad block at {at}");
-        out.push((t, bytes[at + 8..at + len - 4].to_vec()));
-        at += len;
-    }
-    assert_eq!(at, bytes.len(), "trailing octets");
-    out
-}
-
 #[test]
 fn post_writes_a_capture_with_secrets_and_a_qlog() {
     let dir = temp_dir("records");
@@ -550,7 +527,7 @@ fn post_writes_a_capture_with_secrets_and_a_qlog() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let blocks = pcapng_blocks(&std::fs::read(&pcap).unwrap());
+    let blocks = tshark::blocks(&std::fs::read(&pcap).unwrap());
     let kinds: Vec<u32> = blocks.iter().map(|b| b.0).collect();
     // Section header, interface, then secrets before the first packet, and packets both ways.
     assert_eq!(&kinds[..2], &[0x0A0D_0D0A, 1]);

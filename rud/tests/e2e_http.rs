@@ -344,17 +344,10 @@ async fn ticket_from_a_first_connection(
     let conn = cli.connect(srv.local_addr(), opts).await.unwrap();
     let mut events = conn.events().unwrap();
     assert_eq!(conn.first_response().await.unwrap(), b"first");
-    let ticket = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(e) = events.next().await {
-            if let ConnEvent::Ticket(t) = e {
-                return Some(t);
-            }
-        }
-        None
-    })
-    .await
-    .expect("no ticket within 10 s")
-    .expect("the connection ended without a ticket");
+    let ticket = events
+        .ticket(Duration::from_secs(10))
+        .await
+        .expect("no ticket within 10 s");
     assert_eq!(ticket.issuer, issuer);
     assert_eq!(ticket.lifetime, Duration::from_secs(3600));
     conn.close().await.unwrap();

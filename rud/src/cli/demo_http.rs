@@ -11,7 +11,7 @@ use super::demo_udp::{LOOPBACK, sample};
 use rud::capture::CaptureFile;
 use rud::connection::StreamKind;
 use rud::crypto::x448::{X448PublicKey, X448Secret};
-use rud::handshake::{DeferPolicy, Entropy, Mode, OsEntropy};
+use rud::handshake::{DeferPolicy, Entropy, OsEntropy};
 use rud::http::{EndpointHandle, HttpConfig, HttpError};
 use rud::service::ServiceHost;
 use rud::udp::{ConnectMode, ConnectOptions, ServerConfig, UdpConfig, UdpError};
@@ -64,28 +64,11 @@ async fn one(
     }
     let m = conn.metrics().await?;
     conn.close().await?;
-    let how = match (info.authenticated, info.early_data_accepted) {
-        (false, _) => format!(
-            "learned key {}.. (unauthenticated); answer to the Hello: {:?}",
-            info.responder_key
-                .map(|k| hex::encode(k.as_bytes())
-                    .chars()
-                    .take(12)
-                    .collect::<String>())
-                .unwrap_or_default(),
-            String::from_utf8_lossy(&info.hello_answer)
-        ),
-        (true, true) => "the first message went as 0-RTT early data".to_owned(),
-        (true, false) if info.mode == Mode::Deferred => {
-            "deferred by a stateless challenge; the first message went in the Complete".to_owned()
-        }
-        (true, false) => "0-RTT data refused; the first message was sent again".to_owned(),
-    };
-    Ok(format!(
-        "{} in {:.1} ms ({how});\n      echo answered the handshake's request and a 32 KiB request on a new stream; srtt {:.2} ms",
-        info.mode.name(),
-        connected.as_secs_f64() * 1e3,
-        m.path.smoothed_rtt.as_secs_f64() * 1e3
+    Ok(super::demo_udp::report(
+        &info,
+        connected,
+        "echo answered the handshake's request and a 32 KiB request on a new stream",
+        &m,
     ))
 }
 

@@ -46,18 +46,10 @@ async fn issue(
         let conn = client.connect(server.local_addr(), opts).await?;
         let mut events = conn.events().ok_or("no event stream")?;
         conn.first_response().await?;
-        let ticket = tokio::time::timeout(Duration::from_secs(5), async {
-            while let Some(e) = events.next().await {
-                if let ConnEvent::Ticket(t) = e {
-                    return Some(t);
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .ok_or("the issuing host sent no ticket")?;
+        let ticket = events
+            .ticket(Duration::from_secs(5))
+            .await
+            .ok_or("the issuing host sent no ticket")?;
         conn.close().await?;
         Ok::<_, Failure>(ticket)
     }

@@ -104,6 +104,17 @@ async fn one(
     };
     let m = conn.metrics().await?;
     conn.close().await?;
+    Ok(report(&info, connected, &what, &m))
+}
+
+/// The line for one connection: mode, time to connect, how the key exchange went, what the
+/// streams did, and the path's smoothed RTT (the HTTP part prints the same).
+pub fn report(
+    info: &rud::udp::ConnectionInfo,
+    connected: Duration,
+    what: &str,
+    m: &rud::udp::ConnectionMetrics,
+) -> String {
     let how = match (info.authenticated, info.early_data_accepted) {
         (false, _) => format!(
             "learned key {}.. (unauthenticated); answer to the Hello: {:?}",
@@ -121,12 +132,12 @@ async fn one(
         }
         (true, false) => "0-RTT data refused; the first message was sent again".to_owned(),
     };
-    Ok(format!(
+    format!(
         "{} in {:.1} ms ({how});\n      {what}; srtt {:.2} ms",
         info.mode.name(),
         connected.as_secs_f64() * 1e3,
         m.path.smoothed_rtt.as_secs_f64() * 1e3
-    ))
+    )
 }
 
 /// Runs every case; returns how many failed.

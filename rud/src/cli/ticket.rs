@@ -8,7 +8,7 @@ use super::CliError;
 use rud::crypto::x448::X448Secret;
 use rud::handshake::ticket_file::StoredTicket;
 use rud::handshake::{Entropy, OsEntropy};
-use rud::udp::{ConnEvent, EventStream};
+use rud::udp::EventStream;
 
 pub fn unix_now() -> Duration {
     SystemTime::now()
@@ -53,18 +53,7 @@ pub async fn keep(
     let Some(mut events) = events else {
         return Ok(false);
     };
-    let ticket = tokio::time::timeout(wait, async {
-        while let Some(e) = events.next().await {
-            if let ConnEvent::Ticket(t) = e {
-                return Some(t);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten();
-    let Some(ticket) = ticket else {
+    let Some(ticket) = events.ticket(wait).await else {
         return Ok(false);
     };
     let lifetime = ticket.lifetime;

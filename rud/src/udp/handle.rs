@@ -64,6 +64,22 @@ impl EventStream {
         self.0.recv().await
     }
 
+    /// Waits up to `wait` for a ticket from the responder (SPEC 7.10), passing over other
+    /// events; `None` when none came in time or the connection ended first.
+    pub async fn ticket(&mut self, wait: std::time::Duration) -> Option<super::Ticket> {
+        tokio::time::timeout(wait, async {
+            while let Some(e) = self.next().await {
+                if let ConnEvent::Ticket(t) = e {
+                    return Some(t);
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<ConnEvent>> {
         self.0.poll_recv(cx)
     }

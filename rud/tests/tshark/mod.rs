@@ -58,7 +58,7 @@ fn tshark(path: &Path, args: &[&str]) -> String {
 }
 
 /// pcapng blocks (type, body) in file order; the writer writes little-endian.
-fn blocks(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
+pub fn blocks(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
     let mut out = Vec::new();
     let mut at = 0;
     while at + 12 <= bytes.len() {
