@@ -310,7 +310,7 @@ fn addresses(p: &mut Pair, server: bool) -> Vec<SocketAddr> {
 /// address as a standby path without moving its traffic there, until the primary goes quiet.
 //= docs/SPEC.md#multipath
 //= type=test
-//# While the primary path is not quiet, an endpoint MUST NOT move its traffic to an address a datagram came from
+//# While the primary path is not quiet, an endpoint MUST NOT move its traffic to an address a bare ping came from
 #[test]
 fn a_multihomed_peer_gives_the_other_side_a_standby_path_too() {
     let mut p = pair(6, ConnectionConfig::default());

@@ -172,7 +172,10 @@ impl Connection {
         }
         self.handshake_retransmit = None;
         if !ack_only {
-            self.migrate_if_needed(now, from, handle, g, n);
+            // A bare ping (a heartbeat) probes a path; anything else is the peer's traffic.
+            let bare =
+                flags.is_control() && plain.payload.is_empty() && plain.extensions.0.is_empty();
+            self.migrate_if_needed(now, from, handle, g, n, bare);
         }
         if let Some(p) = self.path_of(from) {
             p.last_heard = now;
@@ -852,9 +855,9 @@ impl Connection {
     }
 
     /// Moves to a new peer address after an authenticated datagram from it, if it is the
-    /// newest datagram of its half (so a reordered old one does not move the path back) and
-    /// the primary went quiet; while the primary still speaks, a new address becomes a standby
-    /// path instead (the peer is multi-homed, or probes a path of its own).
+    /// newest datagram of its half (so a reordered old one does not move the path back). A
+    /// bare ping (`bare`: a heartbeat) moves nothing while the primary still speaks: its
+    /// address becomes a standby path (the peer is multi-homed, or probes a path of its own).
     //= docs/SPEC.md#migration
     //# An endpoint MUST move to a new peer address only after a datagram from it authenticated, and only if that datagram is the newest it received on its stream half.
     fn migrate_if_needed(
@@ -864,6 +867,7 @@ impl Connection {
         handle: StreamHandle,
         g: u64,
         n: u64,
+        bare: bool,
     ) {
         if from == self.path.address {
             return;
@@ -877,8 +881,9 @@ impl Connection {
             return;
         }
         //= docs/SPEC.md#multipath
-        //# While the primary path is not quiet, an endpoint MUST NOT move its traffic to an address a datagram came from
+        //# While the primary path is not quiet, an endpoint MUST NOT move its traffic to an address a bare ping came from
         let quiet = now.saturating_sub(self.path.last_heard) >= self.path.rtt.pto_base();
+        let moves = quiet || !bare;
         let single = self.config.max_paths <= 1;
         //= docs/SPEC.md#multipath
         //# When the peer moves to a new address, an endpoint SHOULD keep the old one as a standby path while its table has room
@@ -886,7 +891,7 @@ impl Connection {
         // endpoint opened itself moves only by failover (the peer's choice of reply port does
         // not move it).
         if let Some(i) = self.standby.iter().position(|p| p.address == from) {
-            if quiet && !self.standby[i].local {
+            if moves && !self.standby[i].local {
                 self.promote(now, i);
             }
             return;
@@ -897,7 +902,7 @@ impl Connection {
         path.received = octets;
         path.last_heard = now;
         path.metrics.on_packets_received(packets, octets);
-        if !quiet && !single {
+        if !moves && !single {
             path.next_heartbeat = now;
             self.keep_standby(path);
             return;
