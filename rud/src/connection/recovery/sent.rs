@@ -209,6 +209,13 @@ impl SentTracker {
         self.largest_acked
     }
 
+    /// Resets the probe backoff: an acknowledgement on another stream direction over the same
+    /// path proves the path delivers (RFC 9002 resets it on any acknowledgement of its one
+    /// packet number space).
+    pub fn reset_pto_backoff(&mut self) {
+        self.pto_count = 0;
+    }
+
     /// Consecutive PTO expiries without an acknowledgement.
     #[must_use]
     pub fn pto_count(&self) -> u32 {
