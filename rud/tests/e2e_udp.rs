@@ -258,9 +258,8 @@ async fn transfers_complete_through_a_relay_losing_a_fifth() {
     assert!(stats.lost > 0 && stats.duplicated > 0, "{stats:?}");
 }
 
-/// Rebinding with 5 % loss. With 20 % loss and a rebinding every second together, transfers
-/// stall intermittently (see the ignored `transfers_complete_through_a_lossy_rebinding_relay`
-/// below), so the two are tested apart until the core issue is fixed.
+/// Rebinding with 5 % loss. 20 % loss and a rebinding every second together is the opt-in
+/// `transfers_complete_through_a_lossy_rebinding_relay` below (slow tail of up to 50 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_complete_through_a_rebinding_relay() {
     let _serial = SERIAL.lock().await;
@@ -271,21 +270,17 @@ async fn transfers_complete_through_a_rebinding_relay() {
 }
 
 /// Both at once: 20 % loss (with the duplication, delay and reordering above) and a rebinding
-/// every second. Ignored: it stalls in about half the runs (seeds 20-29: 8 passes in 14 runs,
-/// two of them after more than 60 s), on a core migration issue reported and not fixed here
-/// (the connection layer is being changed elsewhere). In every stall the client has nothing
-/// in flight: it waits for an echo response the responder never sends. The responder moved
-/// to the client's new address on the datagram that completed the request, so the path's
-/// anti-amplification budget is three times that one packet (receive.rs `migrate_if_needed`
-/// sets `received = len` of the last packet), below the response's estimate (chunk + 400
-/// octets, transmit.rs `emit_new`): the response waits for the path to validate. Validation
-/// needs the acknowledgement of that one challenge; when it is lost, the challenge is resent
-/// on the probe timeout's exponential back-off to an address whose NAT mapping has expired,
-/// and on each later move (the client's keep-alives, every 10 s, from new addresses) the new
-/// challenge cannot leave either: its estimate of 400 octets exceeds three times a 46-octet
-/// keep-alive. Reproduce with `RUD_RELAY_SEED=23 RUD_RELAY_TRACE=1 RUD_RELAY_QLOG=DIR cargo
-/// test -p rud --test e2e_udp -- --ignored lossy_rebinding --nocapture`.
-#[ignore = "stalls intermittently on a core path-validation issue (reported); run with --ignored"]
+/// every second. It stalled in about half the runs until four connection fixes: the
+/// anti-amplification budget counts every packet routed from the new address (not only the
+/// last packet of the datagram that moved the path); a new path's challenge is a bare ping
+/// that fits three times one small packet; a waiting initiator pings after max(3 PTO, 1 s) of
+/// silence; and an acknowledgement on any stream direction resets every direction's probe
+/// backoff. Since then seeds 20-29, twice each: 20 of 20 passed, in 4 to 50 s. Opt-in
+/// (`bash scripts/e2e-large.sh` runs it): the slow tail is too long for the default suite,
+/// and 20 runs cannot rule out a rare stall. Trace a run with `RUD_RELAY_SEED=N
+/// RUD_RELAY_TRACE=1 RUD_RELAY_QLOG=DIR cargo test -p rud --test e2e_udp -- --ignored
+/// lossy_rebinding --nocapture`.
+#[ignore = "opt-in: 4-50 s per run (20 of 20 passed); run with --ignored or scripts/e2e-large.sh"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_complete_through_a_lossy_rebinding_relay() {
     let _serial = SERIAL.lock().await;
