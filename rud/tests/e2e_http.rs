@@ -294,7 +294,17 @@ async fn http_captures_read_in_tshark_as_posts_with_their_secrets() {
         req
     );
     conn.close().await.unwrap();
-    let m = cli.metrics().await.unwrap();
+    // An exchange is captured once its response arrived: let the last POST (the Close's
+    // acknowledgement, say) finish before counting, or shutdown cuts it off uncaptured.
+    let mut m = cli.metrics().await.unwrap();
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = cli.metrics().await.unwrap();
+        if now == m {
+            break;
+        }
+        m = now;
+    }
     cli.shutdown().await.unwrap();
     srv.shutdown().await.unwrap();
     let server_seen = tshark::check(&srv_pcap);
