@@ -863,3 +863,71 @@ fn a_waiting_initiator_whose_address_changed_gets_its_response_within_seconds() 
     assert!(took < 3 * SECOND, "the response took {took:?}");
     assert_eq!(p.server().unwrap().remote_address(), moved);
 }
+
+//= docs/SPEC.md#loss-detection
+//= type=test
+//# An acknowledgement on any stream direction of the path resets the probe backoff of every direction
+/// A large response whose packets are all lost for 8 s while small responses on another
+/// stream get through (and are acknowledged): the large response's probes keep their pace,
+/// so it arrives within a probe timeout or so once its packets pass again, instead of after a
+/// probe timeout doubled at every expiry of those 8 s.
+#[test]
+fn acknowledgements_on_one_stream_keep_another_streams_probes_coming() {
+    let mut p = pair(24);
+    let (server_addr, big) = (p.server_addr, vec![0x42u8; 5000]);
+    let c = p.client().unwrap();
+    let large = c.open(StreamKind::Transactional, "echo", vec![]).unwrap();
+    let small = c.open(StreamKind::Transactional, "echo", vec![]).unwrap();
+    c.send(large, b"the large one".to_vec()).unwrap();
+    let dark = std::rc::Rc::new(std::cell::Cell::new(true));
+    let hook = dark.clone();
+    // The server's full-size packets (the large response's) are lost while it is dark.
+    p.sim.set_tamper(move |pk, _| {
+        if hook.get() && pk.from == server_addr && pk.bytes.len() > 1000 {
+            Verdict::Drop
+        } else {
+            Verdict::Deliver
+        }
+    });
+    let mut answered_large = false;
+    let mut got = None;
+    let mut lifted_at = None;
+    let start = p.sim.now;
+    for step in 0..200u32 {
+        // A small request every 100 ms keeps acknowledged traffic flowing on another stream.
+        if let Some(c) = p.client() {
+            let _ = c.send(small, format!("small {step}").into_bytes());
+        }
+        collect(&mut p, Duration::from_millis(100));
+        let srv = p.server().unwrap();
+        let handles: Vec<StreamHandle> = srv.streams().map(|s| s.0).collect();
+        for h in handles {
+            while let Some(m) = srv.read(h) {
+                let answer = if m.bytes == b"the large one" {
+                    answered_large = true;
+                    big.clone()
+                } else {
+                    m.bytes
+                };
+                srv.respond(h, m.id, answer).unwrap();
+            }
+        }
+        let c = p.client().unwrap();
+        while c.read(small).is_some() {}
+        if let Some(m) = c.read(large) {
+            got = Some(m.bytes);
+            break;
+        }
+        if lifted_at.is_none() && p.sim.now - start >= 8 * SECOND {
+            dark.set(false);
+            lifted_at = Some(p.sim.now);
+        }
+    }
+    assert!(answered_large);
+    assert_eq!(got, Some(big));
+    let took = p.sim.now - lifted_at.expect("lifted");
+    assert!(
+        took < 2 * SECOND,
+        "the large response came {took:?} after its packets passed"
+    );
+}
