@@ -190,9 +190,8 @@ pub struct Connection {
     pub(super) path: Path,
     /// Standby paths (SPEC multipath), probed by heartbeats.
     pub(super) standby: Vec<Path>,
-    /// Standby paths whose heartbeat is due, and the one the datagram being built goes to.
+    /// Standby paths whose heartbeat is due.
     pub(super) heartbeat_due: Vec<SocketAddr>,
-    pub(super) heartbeat_target: Option<SocketAddr>,
     /// Heartbeat datagrams (generation, counter) of the first stream not yet acknowledged or
     /// lost: their fate is the standby path's, not the primary's congestion signal.
     pub(super) heartbeats: std::collections::HashSet<(u64, u64)>,
@@ -225,6 +224,9 @@ pub struct Connection {
     pub(super) path_challenge_due: bool,
     /// Pings sent while waiting for responses since message octets last arrived.
     pub(super) awaiting_pings: u32,
+    /// A loss or probe timer fired since acknowledgements last reset every direction's probe
+    /// backoff.
+    pub(super) backed_off: bool,
     /// A probe timeout fired: a fresh ping goes on the first stream, past the congestion
     /// window as the probe does.
     pub(super) probe_ping: bool,
@@ -315,7 +317,6 @@ impl Connection {
             },
             standby: Vec::new(),
             heartbeat_due: Vec::new(),
-            heartbeat_target: None,
             heartbeats: std::collections::HashSet::new(),
             arrivals: Vec::new(),
             pdm: PdmEndpoint::new(0),
@@ -339,6 +340,7 @@ impl Connection {
             pending_epoch: None,
             path_challenge_due: false,
             awaiting_pings: 0,
+            backed_off: false,
             probe_ping: false,
             pacing_blocked: None,
             resumption: session.secrets.resumption.clone(),

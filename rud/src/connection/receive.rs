@@ -952,11 +952,14 @@ impl Connection {
             self.path.failures = 0;
             // The path delivers: no stream direction keeps backing off its probes. A response
             // whose datagram lost packets at every try otherwise waited 10-20 s between
-            // probes while acknowledgements flowed on the other streams.
+            // probes while acknowledgements flowed on the other streams. Only after a timer
+            // fired can a direction be backed off, so acknowledgements walk the streams rarely.
             //= docs/SPEC.md#loss-detection
             //# An acknowledgement on any stream direction of the path resets the probe backoff of every direction
-            for s in self.streams.values_mut() {
-                s.halves.iter_mut().for_each(|h| h.sent.reset_pto_backoff());
+            if std::mem::take(&mut self.backed_off) {
+                for s in self.streams.values_mut() {
+                    s.halves.iter_mut().for_each(|h| h.sent.reset_pto_backoff());
+                }
             }
         }
         self.path.cc.on_events(now, &primary);

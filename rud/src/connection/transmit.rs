@@ -24,10 +24,14 @@ struct Content {
     extensions: Vec<Owned>,
     payload: Vec<u8>,
     flags: u8,
-    /// The datagram carries a message chunk of `stream` (flow credit was taken).
+    /// The datagram carries a Close (the stream's, or the refusal's).
     close: bool,
     ping: bool,
     ack: bool,
+    /// A bare ping to this address (a standby path's heartbeat or a new primary's challenge):
+    /// nothing but the ping, so its size is known in advance. Everything else goes to the
+    /// primary path.
+    bare_to: Option<SocketAddr>,
 }
 
 /// An extension value that owns its octets (the borrowed [`ExtensionValue`] is built at
@@ -135,15 +139,13 @@ impl Connection {
         if budget < HEARTBEAT_MAX_OCTETS {
             return false;
         }
-        self.heartbeat_target = Some(address);
         let c = Content {
             flags: DatagramFlags::CONTROL | DatagramFlags::FINAL,
             ping: true,
+            bare_to: Some(address),
             ..Content::default()
         };
-        let sent = self.seal_and_send(now, StreamHandle(0), g, c, false);
-        self.heartbeat_target = None;
-        sent
+        self.seal_and_send(now, StreamHandle(0), g, c, false)
     }
 
     /// Stream handles starting at the round-robin cursor.
@@ -620,8 +622,8 @@ impl Connection {
         let max_packet = self.config.max_packet_size;
         //= docs/SPEC.md#multipath
         //# An endpoint MUST send nothing but heartbeats on a standby path it opened until a heartbeat is acknowledged
-        // A heartbeat goes to its standby path; everything else to the primary.
-        let heartbeat = self.heartbeat_target.take();
+        // Only a bare ping leaves the primary path.
+        let heartbeat = c.bare_to;
         let dest = heartbeat.unwrap_or(self.path.address);
         let slot = self.slot;
         let Some(s) = self.streams.get_mut(&h) else {
@@ -633,7 +635,7 @@ impl Connection {
             return false;
         };
         let mut ids_to_issue = 0;
-        // A heartbeat carries its ping and nothing else, so its size is known in advance.
+        // A bare ping carries its ping and nothing else, so its size is known in advance.
         let bare = heartbeat.is_some();
         if !ack_only && !bare && target > 0 && half.ids_ahead < target {
             ids_to_issue = target - half.ids_ahead;
@@ -967,6 +969,8 @@ impl Connection {
                 }
             }
         }
+        // A probe timeout may have backed a direction off (see `on_recovery`).
+        self.backed_off |= !fired.is_empty();
         // A probe resends stored octets, and a peer that already holds them drops them as a
         // replay, which never moves its path (SPEC migration): after a NAT rebinding with the
         // window full, its acknowledgements kept going to the old address and the connection
