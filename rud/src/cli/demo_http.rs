@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::CliError;
-use super::demo_udp::{LOOPBACK, sample};
+use super::demo_udp::{LOOPBACK, print_outcome, sample};
 use rud::capture::CaptureFile;
 use rud::connection::StreamKind;
 use rud::crypto::x448::{X448PublicKey, X448Secret};
@@ -130,31 +130,16 @@ pub async fn run(pcap: Option<CaptureFile>) -> Result<usize, CliError> {
     ];
     let mut failures = 0;
     for (name, server, mode, key) in cases {
-        match one(&client, server, mode, key).await {
-            Ok(line) => println!("  http {name}, transactional: {line}"),
-            Err(e) => {
-                failures += 1;
-                println!("  http {name}, transactional: FAILED: {e}");
-            }
-        }
+        let outcome = one(&client, server, mode, key).await;
+        failures += print_outcome(&format!("http {name}, transactional"), outcome);
         println!(
             "  http {name}, asynchronous: skipped: HTTP ports carry transactional streams only (draft 3.2)"
         );
     }
-    match refused(&client, &at_once, public).await {
-        Ok(line) => println!("  http asynchronous stream offered anyway: {line}"),
-        Err(e) => {
-            failures += 1;
-            println!("  http asynchronous stream offered anyway: FAILED: {e}");
-        }
-    }
-    match super::demo_ticket::run(pcap).await {
-        Ok(line) => println!("  http ticket resumption, transactional: {line}"),
-        Err(e) => {
-            failures += 1;
-            println!("  http ticket resumption, transactional: FAILED: {e}");
-        }
-    }
+    let outcome = refused(&client, &at_once, public).await;
+    failures += print_outcome("http asynchronous stream offered anyway", outcome);
+    let outcome = super::demo_ticket::run(pcap).await;
+    failures += print_outcome("http ticket resumption, transactional", outcome);
     let m = client.metrics().await?;
     client.shutdown().await?;
     at_once.shutdown().await?;

@@ -107,6 +107,20 @@ async fn one(
     Ok(report(&info, connected, &what, &m))
 }
 
+/// Prints `  what: line`, or `  what: FAILED: error`; returns the failures (0 or 1).
+pub fn print_outcome<E: std::fmt::Display>(what: &str, outcome: Result<String, E>) -> usize {
+    match outcome {
+        Ok(line) => {
+            println!("  {what}: {line}");
+            0
+        }
+        Err(e) => {
+            println!("  {what}: FAILED: {e}");
+            1
+        }
+    }
+}
+
 /// The line for one connection: mode, time to connect, how the key exchange went, what the
 /// streams did, and the path's smoothed RTT (the HTTP part prints the same).
 pub fn report(
@@ -200,13 +214,8 @@ pub async fn run(pcap: Option<CaptureFile>) -> Result<usize, CliError> {
                     "asynchronous"
                 }
             );
-            match one(&client, server, mode, key, kind, sink).await {
-                Ok(line) => println!("  udp {label}: {line}"),
-                Err(e) => {
-                    failures += 1;
-                    println!("  udp {label}: FAILED: {e}");
-                }
-            }
+            let outcome = one(&client, server, mode, key, kind, sink).await;
+            failures += print_outcome(&format!("udp {label}"), outcome);
         }
     }
     let m = client.metrics().await?;

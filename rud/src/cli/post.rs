@@ -76,11 +76,12 @@ impl Target {
             })
     }
 
-    /// Resolves the peer and key, binds a client and completes the handshake.
+    /// Resolves the peer and key, binds a client and completes the handshake. `tune` sees
+    /// the configuration and the key given with --responder-key, if any.
     pub async fn open(
         &self,
         options: impl FnOnce(ConnectMode, Option<X448PublicKey>) -> ConnectOptions,
-        tune: impl FnOnce(&mut UdpConfig),
+        tune: impl FnOnce(&mut UdpConfig, Option<X448PublicKey>),
     ) -> Result<Opened, CliError> {
         let timeout = self.timeout()?;
         let target = parse_peer(&self.to)?;
@@ -120,7 +121,7 @@ impl Target {
         let mut config = UdpConfig::client();
         config.identity = self.key.as_deref().map(read_private).transpose()?;
         outputs::apply(&self.records, &mut config)?;
-        tune(&mut config);
+        tune(&mut config, given);
         let endpoint = match target {
             Peer::Udp(_) => UdpEndpoint::bind(&[client_bind(peer)], config).await?,
             Peer::Http(_, path) => {
@@ -189,12 +190,6 @@ pub async fn run(a: PostArgs) -> Result<ExitCode, CliError> {
         )),
         (None, None) => None,
     };
-    let device_key = a
-        .target
-        .responder_key
-        .as_deref()
-        .map(read_public_arg)
-        .transpose()?;
     let redeem = stored.as_ref().map(|s| s.ticket.clone());
     let issuer = redeem.as_ref().map(|t| t.issuer);
     let id = identity.clone();
@@ -210,12 +205,12 @@ pub async fn run(a: PostArgs) -> Result<ExitCode, CliError> {
                     ..ConnectOptions::first_contact(&service, request)
                 },
             },
-            |config| {
+            |config, given| {
                 if id.is_some() {
                     config.identity = id;
                 }
                 if let Some(issuer) = issuer {
-                    config.endpoint.connection.peer_device_key = device_key.or(Some(issuer));
+                    config.endpoint.connection.peer_device_key = given.or(Some(issuer));
                 }
             },
         )

@@ -42,7 +42,7 @@ pub async fn run(a: SendArgs) -> Result<ExitCode, CliError> {
                 responder_key: key,
                 ..ConnectOptions::first_contact(&service, Vec::new()).kind(StreamKind::Asynchronous)
             },
-            |c| c.endpoint.connection.max_send_buffer = SEND_BUFFER,
+            |c, _| c.endpoint.connection.max_send_buffer = SEND_BUFFER,
         )
         .await?;
     let conn = &opened.conn;
