@@ -93,43 +93,26 @@ impl StoredTicket {
     /// A [`TicketFileError`] naming what is wrong and where.
     pub fn from_pem(text: &str, unix_now: Duration) -> Result<Self, TicketFileError> {
         let raw = pem_decode(text, LABEL)?;
-        let mut at = 0usize;
-        let mut take = |n: usize, field: &'static str| -> Result<&[u8], TicketFileError> {
-            let bytes = raw.get(at..at + n).ok_or(TicketFileError::Truncated {
-                at: raw.len(),
-                field,
-            })?;
-            at += n;
-            Ok(bytes)
-        };
-        let version = take(1, "version")?[0];
+        let mut r = Reader { raw: &raw, at: 0 };
+        let [version] = r.array("version")?;
         if version != VERSION {
             return Err(TicketFileError::Version(version));
         }
-        let identity = X448Secret::from_slice(take(56, "identity")?)
+        // Secrets go straight from the decoded file into wiped storage, with no stack copy.
+        let identity =
+            X448Secret::from_slice(r.take(56, "identity")?).map_err(|_| r.truncated("identity"))?;
+        let issuer = X448PublicKey::from_bytes(r.take(56, "issuer key")?)
             .map_err(|_| TicketFileError::IssuerKey)?;
-        let issuer_bytes: [u8; 56] = take(56, "issuer key")?
-            .try_into()
-            .map_err(|_| TicketFileError::IssuerKey)?;
-        let issuer =
-            X448PublicKey::from_bytes(&issuer_bytes).map_err(|_| TicketFileError::IssuerKey)?;
-        let psk = SecretBytes::from_slice(take(64, "psk")?).ok_or(TicketFileError::Truncated {
-            at: raw.len(),
-            field: "psk",
-        })?;
-        let mut expiry = [0u8; 8];
-        expiry.copy_from_slice(take(8, "expiry")?);
-        let expires_unix_s = u64::from_be_bytes(expiry);
-        let mut len = [0u8; 2];
-        len.copy_from_slice(take(2, "ticket length")?);
-        let len = usize::from(u16::from_be_bytes(len));
+        let psk = SecretBytes::from_slice(r.take(64, "psk")?).ok_or(r.truncated("psk"))?;
+        let expires_unix_s = u64::from_be_bytes(r.array("expiry")?);
+        let len = usize::from(u16::from_be_bytes(r.array("ticket length")?));
         if len == 0 || len > MAX_TICKET {
             return Err(TicketFileError::TicketLength(len));
         }
-        let ticket = take(len, "ticket")?.to_vec();
-        if at != raw.len() {
+        let ticket = r.take(len, "ticket")?.to_vec();
+        if r.at != raw.len() {
             return Err(TicketFileError::Trailing {
-                extra: raw.len() - at,
+                extra: raw.len() - r.at,
             });
         }
         let left = Duration::from_secs(expires_unix_s.saturating_sub(unix_now.as_secs()));
@@ -143,6 +126,36 @@ impl StoredTicket {
             identity,
             expires_unix_s,
         })
+    }
+}
+
+/// Reads the fields of a ticket file in order; running short names the field.
+struct Reader<'a> {
+    raw: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn truncated(&self, field: &'static str) -> TicketFileError {
+        TicketFileError::Truncated {
+            at: self.raw.len(),
+            field,
+        }
+    }
+
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], TicketFileError> {
+        let bytes = self
+            .raw
+            .get(self.at..self.at + n)
+            .ok_or(self.truncated(field))?;
+        self.at += n;
+        Ok(bytes)
+    }
+
+    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], TicketFileError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N, field)?);
+        Ok(a)
     }
 }
 
