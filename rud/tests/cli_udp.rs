@@ -49,6 +49,13 @@ fn rud(args: &[&str], limit: Duration) -> Output {
 }
 
 /// Exit status `code` and exactly one stderr line `rud: error: ...` containing `needle`.
+/// The command succeeded; returns its stderr (notes such as a learned key).
+fn assert_success(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    err
+}
+
 fn assert_error(out: &Output, code: i32, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -65,11 +72,7 @@ fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
         &["keygen", "--out", key.to_str().unwrap()],
         Duration::from_secs(20),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let hex = text
         .lines()
@@ -207,7 +210,7 @@ fn bad_flags_give_one_line_and_status_2() {
         "--responder-key",
     );
     let out = rud(&["--help"], t);
-    assert!(out.status.success());
+    assert_success(&out);
     for cmd in ["serve", "post", "send", "keygen", "pubkey", "demo"] {
         let out = rud(&[cmd, "--help"], t);
         assert!(out.status.success(), "{cmd} --help");
@@ -309,8 +312,7 @@ fn serve_post_send_pin_and_wrong_keys() {
 
     // First Contact: the response, the learned key and the warning.
     let out = rud(&["post", "--to", &to, "hello there"], t);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
+    let err = assert_success(&out);
     assert_eq!(out.stdout, b"hello there");
     assert!(
         err.contains(&public) && err.contains("unauthenticated"),
@@ -322,11 +324,7 @@ fn serve_post_send_pin_and_wrong_keys() {
     std::fs::write(&req, b"from a file").unwrap();
     let at = format!("@{}", req.display());
     let out = rud(&["post", "--to", &to, "--responder-key", &public, &at], t);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(out.stdout, b"from a file");
 
     // A wrong key: Immediate is refused (HandshakeFailed), First Contact aborts at once.
@@ -391,11 +389,7 @@ fn serve_post_send_pin_and_wrong_keys() {
         t,
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(
         text.contains("all acknowledged") && text.contains("rtt:") && text.contains("loss:"),
         "{text}"
@@ -419,7 +413,7 @@ fn serve_post_send_pin_and_wrong_keys() {
     let pins = dir.join("pins");
     let p = pins.to_str().unwrap();
     let out = rud(&["post", "--to", &to, "--pin", p, "a"], t);
-    assert!(out.status.success());
+    assert_success(&out);
     assert!(std::fs::read_to_string(&pins).unwrap().contains(&public));
     assert_eq!(server.stop(), Some(0), "graceful shutdown on SIGTERM");
     let (key2, _) = keygen(&dir, "server2.pem");
@@ -448,11 +442,7 @@ fn post_over_http() {
     let server = Server::http(&key, &["--mode", "auto"]);
     let url = server.url.clone();
     let out = rud(&["post", "--to", &url, "over http"], t);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(out.stdout, b"over http");
     // The default path, with a key: Immediate.
     let base = url.trim_end_matches("/.well-known/rud");
@@ -460,11 +450,7 @@ fn post_over_http() {
         &["post", "--to", base, "--responder-key", &public, "again"],
         t,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(out.stdout, b"again");
     // Another path is a 404 at every post: no connection.
     let wrong = format!("{base}/elsewhere");
@@ -522,11 +508,7 @@ fn post_writes_a_capture_with_secrets_and_a_qlog() {
         ],
         t,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let blocks = tshark::blocks(&std::fs::read(&pcap).unwrap());
     let kinds: Vec<u32> = blocks.iter().map(|b| b.0).collect();
     // Section header, interface, then secrets before the first packet, and packets both ways.
@@ -599,11 +581,7 @@ fn serve_and_post_over_http_write_tcp_http_captures() {
         ],
         t,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(out.stdout, b"captured over http");
     // The server's capture is complete once it shut down.
     assert_eq!(server.stop(), Some(0));
@@ -641,8 +619,7 @@ fn post_keeps_and_redeems_tickets() {
         };
         // First: a full key exchange, and the ticket kept.
         let out = post(&["--responder-key", &public, "first"]);
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "{err}");
+        let err = assert_success(&out);
         assert_eq!(out.stdout, b"first");
         assert!(err.contains("kept the responder's ticket"), "{err}");
         #[cfg(unix)]
@@ -654,8 +631,7 @@ fn post_keeps_and_redeems_tickets() {
         let spent = std::fs::read(&file).unwrap();
         // Second: redeemed (no responder key given), and a fresh ticket kept.
         let out = post(&["second"]);
-        let err = String::from_utf8_lossy(&out.stderr).to_string();
-        assert!(out.status.success(), "{err}");
+        assert_success(&out);
         assert_eq!(out.stdout, b"second");
         assert_ne!(std::fs::read(&file).unwrap(), spent, "a new ticket");
         // The first ticket again: refused, with a line that says why.

@@ -48,6 +48,13 @@ fn run(
     )
 }
 
+/// Whether either side moved its traffic to another path.
+fn moved(events: &[(usize, Event)]) -> bool {
+    events
+        .iter()
+        .any(|(_, e)| matches!(e, Event::PathChanged { .. }))
+}
+
 fn saw(events: &[(usize, Event)], node: usize, want: &Event) -> bool {
     events.iter().any(|(n, e)| *n == node && e == want)
 }
@@ -344,12 +351,7 @@ fn a_multihomed_peer_gives_the_other_side_a_standby_path_too() {
     // Both sides hold two paths; neither moved its traffic.
     assert_eq!(addresses(&mut p, false), vec![a, b]);
     assert_eq!(addresses(&mut p, true), vec![ca, ca2]);
-    assert!(
-        !events
-            .iter()
-            .any(|(_, e)| matches!(e, Event::PathChanged { .. })),
-        "{events:?}"
-    );
+    assert!(!moved(&events), "{events:?}");
     let srv_paths = p.server().unwrap().paths();
     assert!(srv_paths[1].validated, "{srv_paths:?}");
     assert!(srv_paths[1].metrics.min_rtt >= Duration::from_millis(40));
@@ -400,12 +402,7 @@ fn replies_from_another_port_do_not_move_a_path_this_side_opened() {
         got.len() == msgs.len()
     }));
     assert_eq!(got, msgs);
-    assert!(
-        !events
-            .iter()
-            .any(|(_, e)| matches!(e, Event::PathChanged { .. })),
-        "{events:?}"
-    );
+    assert!(!moved(&events), "{events:?}");
     let paths = p.client().unwrap().paths();
     assert_eq!(paths[0].address, a);
     // What came from the second port is counted there.
