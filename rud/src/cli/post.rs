@@ -182,18 +182,12 @@ pub async fn run(a: PostArgs) -> Result<ExitCode, CliError> {
     let request = request_bytes(&a.data)?;
     let service = a.service.clone();
     let stored = a.ticket.as_deref().map(ticket::load).transpose()?.flatten();
-    // A connection whose ticket is kept needs an identity that outlives the run.
-    let identity = match (&stored, &a.ticket) {
-        (Some(s), _) => Some(s.identity.clone()),
-        (None, Some(_)) => Some(ticket::identity(
-            a.target.key.as_deref().map(read_private).transpose()?,
-        )),
-        (None, None) => None,
-    };
+    let keeps_ticket = a.ticket.is_some();
     let redeem = stored.as_ref().map(|s| s.ticket.clone());
     let issuer = redeem.as_ref().map(|t| t.issuer);
-    let id = identity.clone();
     let redeeming = redeem.is_some();
+    // The identity the connection uses, when a ticket is kept: the ticket's is bound to it.
+    let mut identity = None;
     let opened = a
         .target
         .open(
@@ -206,9 +200,13 @@ pub async fn run(a: PostArgs) -> Result<ExitCode, CliError> {
                 },
             },
             |config, given| {
-                if id.is_some() {
-                    config.identity = id;
+                if let Some(s) = stored {
+                    config.identity = Some(s.identity);
+                } else if keeps_ticket {
+                    // --key as read by `open`, or a fresh key that outlives the run.
+                    config.identity = Some(ticket::identity(config.identity.take()));
                 }
+                identity.clone_from(&config.identity);
                 if let Some(issuer) = issuer {
                     config.endpoint.connection.peer_device_key = given.or(Some(issuer));
                 }
